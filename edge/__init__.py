@@ -1,0 +1,33 @@
+"""edgesight's device half: load a ``.tflite``, read frames, run the model, show and publish results.
+
+Never imports TensorFlow. The short API::
+
+    import edge
+    with edge.load("model.tflite", threads=2) as model:
+        result = model(frame)          # Classes (or Detections)
+        edge.draw(frame, result)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Classes", "Detections", "EdgeError", "Overrides", "draw", "load"]
+
+_LAZY = {
+    "load": ("edge.tasks", "load"),
+    "Classes": ("edge.results", "Classes"),
+    "Detections": ("edge.results", "Detections"),
+    "EdgeError": ("edge.errors", "EdgeError"),
+    "Overrides": ("edge.spec", "Overrides"),
+    "draw": ("edge.render", "draw"),
+}
+
+
+def __getattr__(name: str) -> Any:  # lazy, so `edgesight --help` stays fast and light
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'edge' has no attribute {name!r}")

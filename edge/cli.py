@@ -1,0 +1,198 @@
+"""The ``edgesight`` command. Device verbs (predict, eval, run) never import TensorFlow; the training
+verbs (train, export, demo) load ``train`` lazily and say how to install it when it is missing."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.errors import EdgeError
+
+TRAIN_VERBS = ("demo", "train", "export")
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
+    p.add_argument("--runtime", choices=("litert", "tflite-runtime", "tf"), help="force one interpreter")
+    p.add_argument("--labels", type=Path, help="labels file, one per line (for models without metadata)")
+    p.add_argument("--mean", type=_floats, help="input normalisation mean, e.g. 127.5 or 123.7,116.3,103.5")
+    p.add_argument("--std", type=_floats, help="input normalisation std, e.g. 127.5")
+    p.add_argument("--top-k", type=int, default=5, help="classes to report (default 5)")
+    p.add_argument("--threshold", type=float, default=0.0, help="minimum score to report (default 0)")
+
+
+def _load(args: argparse.Namespace):
+    from edge.spec import Overrides
+    from edge.tasks import load
+
+    overrides = Overrides(labels=args.labels, mean=args.mean, std=args.std)
+    return load(
+        args.model,
+        threads=args.threads,
+        runtime=args.runtime,
+        overrides=overrides,
+        top_k=args.top_k,
+        threshold=args.threshold,
+    )
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from edge.imagefolder import read_image
+    from edge.results import record
+
+    with _load(args) as task:
+        for path in args.images:
+            if not path.is_file():  # every path checked before the first result
+                raise EdgeError(f"image not found: {path}")
+        for path in args.images:
+            result = task(read_image(path))
+            if args.json:
+                print(json.dumps(record(result, image=str(path))))
+            else:
+                print(f"{path}:")
+                for cid, label, score in zip(result.ids, result.labels, result.scores):
+                    print(f"  {score:6.3f}  {label if label is not None else '-'}  (id {cid})")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edge.evaluate import evaluate_classifier
+    from edge.imagefolder import scan_image_folder
+
+    folder = scan_image_folder(args.data)
+    with _load(args) as task:
+        ev = evaluate_classifier(task, folder)
+        runtime = task.runtime.label
+    if args.json:
+        print(json.dumps({"model": str(args.model), "images": ev.count, "accuracy": ev.accuracy,
+                          "per_class": ev.per_class(), "runtime": runtime}))
+        return 0
+    print(f"{args.model}: top-1 accuracy {ev.accuracy:.2%} on {ev.count} images ({runtime})")
+    for name, acc in ev.per_class().items():
+        print(f"  {name:20s} {acc:.2%}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.pipeline import run
+    from edge.sinks import JsonlSink, VideoSink
+    from edge.sources import open_source
+
+    video = VideoSink(args.save) if args.save else None
+    with _load(args) as task, open_source(args.source, frames=args.frames, seed=args.seed) as source:
+        jsonl = JsonlSink(args.jsonl) if args.jsonl else None
+        try:
+            summary = run(task, source, video=video, jsonl=jsonl)
+        finally:
+            if video is not None:
+                video.close()
+            if jsonl is not None:
+                jsonl.close()
+        label = task.runtime.label
+    out = sys.stderr if args.jsonl == "-" else sys.stdout
+    print(f"{args.model} on {args.source} ({label})", file=out)
+    for line in summary.lines():
+        print(line, file=out)
+    return 0
+
+
+def _train_handler(name: str) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        if importlib.util.find_spec("tensorflow") is None:
+            raise EdgeError(
+                f"'edgesight {name}' needs TensorFlow, which is not installed here: "
+                "pip install 'edgesight[train]' (on the desktop; devices only need 'edgesight[edge]')"
+            )
+        from train import cli as train_cli
+
+        return getattr(train_cli, f"cmd_{name}")(args)
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgesight", description="Train an image model on the desktop, run it on a Raspberry Pi camera."
+    )
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = sub.add_parser("demo", help="the whole job on built-in data: data, train, export, eval, live run, report")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (default runs/demo)")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--size", type=int, default=64, help="model input size in pixels (default 64)")
+    p.add_argument("--images-per-class", type=int, default=600, help="training images per class")
+    p.add_argument("--frames", type=int, default=300, help="frames of the live synthetic run")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_train_handler("demo"))
+
+    p = sub.add_parser("train", help="train a classifier on an image folder or the built-in shapes")
+    p.add_argument("data", help="image folder (one subfolder per class; train/ and val/ inside are used as the "
+                   "split) or 'shapes' for the built-in dataset")
+    p.add_argument("--out", type=Path, required=True, help="run folder to write")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--size", type=int, default=64, help="model input size in pixels (default 64)")
+    p.add_argument("--model", default="small_cnn", help="small_cnn (default) or mobilenet_v2")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--val-split", type=float, default=0.2, help="validation share when the folder has no val/")
+    p.add_argument("--images-per-class", type=int, default=600, help="with 'shapes': training images per class")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_train_handler("train"))
+
+    p = sub.add_parser("export", help="convert a trained run to .tflite files with embedded metadata")
+    p.add_argument("run", type=Path, help="run folder written by 'edgesight train'")
+    p.add_argument("--quant", default="float32,int8", help="comma-separated modes (default float32,int8)")
+    p.add_argument("--out", type=Path, help="output folder (default RUN/models)")
+    p.add_argument("--calib-samples", type=int, default=200, help="calibration images for int8 (default 200)")
+    p.set_defaults(func=_train_handler("export"))
+
+    p = sub.add_parser("eval", help="top-1 accuracy of a .tflite on an image folder")
+    p.add_argument("model", type=Path)
+    p.add_argument("data", type=Path, help="image folder, one subfolder per class")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _model_options(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="classify images with a .tflite")
+    p.add_argument("model", type=Path)
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    _model_options(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("run", help="run a .tflite on a camera, video, folder or the synthetic source")
+    p.add_argument("model", type=Path)
+    p.add_argument("--source", required=True, help="synthetic, a camera index, a video file, a folder or a URL")
+    p.add_argument("--save", type=Path, help="annotated video to write (.mp4 or .avi)")
+    p.add_argument("--jsonl", help="JSON Lines file of per-frame results ('-' for stdout)")
+    p.add_argument("--frames", type=int, help="frames of the synthetic source (default 300)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic source")
+    _model_options(p)
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EdgeError as exc:
+        print(f"edgesight: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("edgesight: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

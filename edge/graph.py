@@ -1,0 +1,97 @@
+"""The main subgraph's operators, read from the ``.tflite`` flatbuffer itself.
+
+The interpreter's own op list is rewritten by delegates (XNNPACK shows one ``DELEGATE`` op), so
+questions such as "which op produces this output?" are answered from the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.flatbuf import Table
+
+# A few BuiltinOperator codes of TFLite's schema.fbs, for the questions edge asks of a graph.
+BUILTIN_NAMES = {
+    0: "ADD",
+    2: "CONCATENATION",
+    3: "CONV_2D",
+    4: "DEPTHWISE_CONV_2D",
+    6: "DEQUANTIZE",
+    9: "FULLY_CONNECTED",
+    14: "LOGISTIC",
+    17: "MAX_POOL_2D",
+    1: "AVERAGE_POOL_2D",
+    22: "RESHAPE",
+    25: "SOFTMAX",
+    40: "MEAN",
+    43: "SQUEEZE",
+    114: "QUANTIZE",
+}
+
+
+class _ModelF:
+    OPERATOR_CODES = 1
+    SUBGRAPHS = 2
+
+
+class _OperatorCodeF:
+    DEPRECATED_BUILTIN_CODE = 0
+    CUSTOM_CODE = 1
+    BUILTIN_CODE = 3
+
+
+class _SubGraphF:
+    OPERATORS = 3
+
+
+class _OperatorF:
+    OPCODE_INDEX = 0
+    INPUTS = 1
+    OUTPUTS = 2
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operator: its name (builtin name, custom code or ``BUILTIN_<n>``) and tensor indices."""
+
+    name: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+def _op_name(code: Table) -> str:
+    builtin = max(
+        int(code.scalar(_OperatorCodeF.DEPRECATED_BUILTIN_CODE, "<b")),
+        int(code.scalar(_OperatorCodeF.BUILTIN_CODE, "<i")),
+    )
+    if builtin == 32:  # CUSTOM
+        return code.string(_OperatorCodeF.CUSTOM_CODE) or "CUSTOM"
+    return BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}")
+
+
+def read_ops(content: bytes) -> tuple[Op, ...]:
+    """Operators of the main subgraph, in execution order."""
+    model = Table.root(content)
+    names = [_op_name(code) for code in model.tables(_ModelF.OPERATOR_CODES)]
+    subgraphs = model.tables(_ModelF.SUBGRAPHS)
+    if not subgraphs:
+        return ()
+    ops = []
+    for op in subgraphs[0].tables(_SubGraphF.OPERATORS):
+        index = int(op.scalar(_OperatorF.OPCODE_INDEX, "<I"))
+        name = names[index] if index < len(names) else f"OPCODE_{index}"
+        ops.append(
+            Op(name, tuple(op.scalars(_OperatorF.INPUTS, "<i")), tuple(op.scalars(_OperatorF.OUTPUTS, "<i")))
+        )
+    return tuple(ops)
+
+
+def producer(ops: tuple[Op, ...], tensor: int, skip: frozenset[str] = frozenset()) -> Op | None:
+    """The op that produces ``tensor``, looking through ops named in ``skip`` (e.g. DEQUANTIZE)."""
+    by_output = {t: op for op in ops for t in op.outputs}
+    for _ in range(16):
+        op = by_output.get(tensor)
+        if op is None or op.name not in skip or not op.inputs:
+            return op
+        tensor = op.inputs[0]
+    return None

@@ -1,0 +1,161 @@
+"""The only module that imports a TFLite interpreter.
+
+It tries ai-edge-litert, then tflite-runtime, then TensorFlow Lite, and says which one it got.
+Everything else in ``edge`` works on numpy arrays through :class:`Runtime`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge.errors import EdgeError
+
+# (name shown to users, module to import, distribution that provides it)
+RUNTIMES: tuple[tuple[str, str, str], ...] = (
+    ("litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
+    ("tflite-runtime", "tflite_runtime.interpreter", "tflite-runtime"),
+    ("tf", "tensorflow.lite", "tensorflow"),
+)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """An input or output tensor: where it is, its shape, dtype and per-tensor quantization."""
+
+    name: str
+    index: int
+    shape: tuple[int, ...]
+    shape_signature: tuple[int, ...]
+    dtype: np.dtype
+    scale: float
+    zero_point: int
+
+    @property
+    def quantized(self) -> bool:
+        return self.scale != 0.0 and np.issubdtype(self.dtype, np.integer)
+
+
+def _version(module_name: str, distribution: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(distribution)
+    except Exception:  # pragma: no cover - metadata missing in odd installs
+        return getattr(importlib.import_module(module_name.split(".")[0]), "__version__", "unknown")
+
+
+def _import(name: str | None) -> tuple[str, Any, str]:
+    """Import the first available interpreter (or the one asked for)."""
+    wanted = [r for r in RUNTIMES if name in (None, r[0])]
+    if not wanted:
+        known = ", ".join(r[0] for r in RUNTIMES)
+        raise EdgeError(f"unknown runtime {name!r}: choose one of {known}")
+    for label, module_name, dist in wanted:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        return label, module, _version(module_name, dist)
+    if name:
+        dist = wanted[0][2]
+        raise EdgeError(f"runtime {name!r} is not installed: pip install {dist}")
+    raise EdgeError("no TFLite interpreter found: pip install 'edgesight[edge]' (ai-edge-litert)")
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Hide the interpreter's native INFO lines (e.g. "Created TensorFlow Lite XNNPACK delegate") at
+    load time; errors still reach the user through the Python exception. Set EDGESIGHT_VERBOSE=1 to see them.
+    """
+    if os.environ.get("EDGESIGHT_VERBOSE"):
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _tensor_info(detail: dict) -> TensorInfo:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return TensorInfo(
+        name=detail["name"],
+        index=int(detail["index"]),
+        shape=tuple(int(d) for d in detail["shape"]),
+        shape_signature=tuple(int(d) for d in detail.get("shape_signature", detail["shape"])),
+        dtype=np.dtype(detail["dtype"]),
+        scale=float(scale),
+        zero_point=int(zero_point),
+    )
+
+
+class Runtime:
+    """An allocated interpreter with its tensors described; a context manager.
+
+    ``invoke(*inputs)`` sets the inputs, runs the model and returns the raw outputs (copies).
+    """
+
+    def __init__(self, content: bytes, threads: int = 1, runtime: str | None = None) -> None:
+        if threads < 1:
+            raise EdgeError(f"threads must be 1 or more, got {threads}")
+        self.name, module, self.version = _import(runtime)
+        self.threads = threads
+        try:
+            with warnings.catch_warnings(), _quiet_native_stderr():
+                warnings.simplefilter("ignore")
+                self.interpreter = module.Interpreter(model_content=content, num_threads=threads)
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EdgeError(f"the {self.name} interpreter cannot load this model: {first}") from exc
+        self.inputs = tuple(_tensor_info(d) for d in self.interpreter.get_input_details())
+        self.outputs = tuple(_tensor_info(d) for d in self.interpreter.get_output_details())
+        self._set = self.interpreter.set_tensor
+        self._get = self.interpreter.get_tensor
+
+    @property
+    def label(self) -> str:
+        """E.g. ``litert 2.3.0, 2 threads``."""
+        plural = "s" if self.threads != 1 else ""
+        return f"{self.name} {self.version}, {self.threads} thread{plural}"
+
+    def ops(self) -> list[dict]:
+        """Operator list (name, inputs, outputs) when the interpreter exposes it, else empty."""
+        getter = getattr(self.interpreter, "_get_ops_details", None)
+        try:
+            return list(getter()) if getter else []
+        except Exception:  # pragma: no cover - private API of some runtime versions
+            return []
+
+    def invoke(self, *inputs: np.ndarray) -> list[np.ndarray]:
+        """Run the model once on ready-made input tensors; returns the raw outputs."""
+        for info, array in zip(self.inputs, inputs):
+            self._set(info.index, array)
+        self.interpreter.invoke()
+        return [self._get(info.index) for info in self.outputs]
+
+    def close(self) -> None:
+        self.interpreter = None
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

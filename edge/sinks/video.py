@@ -1,0 +1,48 @@
+"""Annotated video output: mp4v for .mp4, MJPG for .avi (the codecs OpenCV's wheels can write)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.errors import EdgeError
+
+CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+class VideoSink:
+    """Writes frames to a video file opened at the first frame (its size sets the video size)."""
+
+    def __init__(self, path: str | Path, fps: float = 30.0) -> None:
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in CODECS:
+            raise EdgeError(f"cannot write video {self.path}: use one of {', '.join(CODECS)}")
+        if not self.path.parent.exists():
+            raise EdgeError(f"folder for {self.path} does not exist")
+        self.fourcc = cv2.VideoWriter_fourcc(*CODECS[suffix])
+        self.fps = fps
+        self.writer: cv2.VideoWriter | None = None
+        self.frames = 0
+
+    def write(self, image: np.ndarray) -> None:
+        if self.writer is None:
+            h, w = image.shape[:2]
+            self.writer = cv2.VideoWriter(str(self.path), self.fourcc, self.fps, (w, h))
+            if not self.writer.isOpened():
+                raise EdgeError(f"cannot open {self.path} for writing")
+        self.writer.write(image)
+        self.frames += 1
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            self.writer = None
+
+    def __enter__(self) -> VideoSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,56 @@
+"""What every task shares: frame -> tensor (prepare), invoke, outputs -> result (decode)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edge.metadata import ModelFile
+from edge.preprocess import InputConverter, Transform, as_bgr8, resize
+from edge.results import Classes, Detections
+from edge.runtime import Runtime
+from edge.spec import ModelSpec
+
+_COLOR_CODES = {"RGB": cv2.COLOR_BGR2RGB, "GRAY": cv2.COLOR_BGR2GRAY}
+
+
+class Task:
+    """A loaded model ready for frames; a context manager. Call it on a BGR frame to get a result.
+
+    The three stages are public so a pipeline can time them: ``prepare`` (frame -> input tensor and
+    the transform back), ``runtime.invoke`` and ``decode`` (raw outputs -> result).
+    """
+
+    task = "base"
+
+    def __init__(self, model: ModelFile, runtime: Runtime, spec: ModelSpec) -> None:
+        self.model = model
+        self.runtime = runtime
+        self.spec = spec
+        inp = spec.input
+        self._convert = InputConverter(inp.mean, inp.std, inp.channels, inp.dtype, inp.scale, inp.zero_point)
+        self._color = _COLOR_CODES.get(inp.color)
+
+    def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, Transform]:
+        """A frame (any layout ``as_bgr8`` accepts, BGR order) -> the model's input tensor."""
+        inp = self.spec.input
+        image, transform = resize(as_bgr8(frame), inp.height, inp.width, inp.resize)
+        if self._color is not None:
+            image = cv2.cvtColor(image, self._color)
+        return self._convert(image), transform
+
+    def decode(self, outputs: list[np.ndarray], transform: Transform) -> Classes | Detections:
+        raise NotImplementedError
+
+    def __call__(self, frame: np.ndarray) -> Classes | Detections:
+        tensor, transform = self.prepare(frame)
+        return self.decode(self.runtime.invoke(tensor), transform)
+
+    def close(self) -> None:
+        self.runtime.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

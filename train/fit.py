@@ -1,0 +1,138 @@
+"""Training: tf.data in, checkpoints every epoch, resume from the last one, a run folder out.
+
+A run folder holds ``model.keras`` (best validation accuracy), ``labels.txt``, ``run.json`` (classes,
+input size, normalisation, data location, history) and ``checkpoints/last.keras`` for resuming.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edge.errors import EdgeError
+from train.data import MEAN, STD, load_split, make_dataset
+from train.models import build_model
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What ``run.json`` records about a training run."""
+
+    model: str
+    size: int
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    data: str
+    val_split: float
+    seed: int
+    epochs: int
+    train_images: int
+    val_images: int
+    val_accuracy: float
+    seconds: float
+
+    def save(self, run_dir: Path) -> None:
+        (run_dir / "run.json").write_text(json.dumps(asdict(self), indent=2))
+        (run_dir / "labels.txt").write_text("\n".join(self.class_names) + "\n")
+
+
+def load_run(run_dir: Path) -> RunInfo:
+    """Read a run folder's ``run.json``; a folder without a trained model is an ``EdgeError``."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file() or not (run_dir / "model.keras").is_file():
+        raise EdgeError(f"{run_dir} is not a trained run: expected run.json and model.keras (edgesight train)")
+    raw = json.loads((run_dir / "run.json").read_text())
+    raw["class_names"], raw["mean"], raw["std"] = tuple(raw["class_names"]), tuple(raw["mean"]), tuple(raw["std"])
+    return RunInfo(**raw)
+
+
+def train(
+    data_dir: Path,
+    run_dir: Path,
+    epochs: int = 12,
+    size: int = 64,
+    model_name: str = "small_cnn",
+    batch_size: int = 32,
+    val_split: float = 0.2,
+    seed: int = 0,
+) -> RunInfo:
+    """Train on an image folder and write the run folder; resumes when ``checkpoints/last.keras`` exists."""
+    import keras
+
+    if epochs < 1:
+        raise EdgeError(f"--epochs must be 1 or more, got {epochs}")
+    if batch_size < 1:
+        raise EdgeError(f"--batch-size must be 1 or more, got {batch_size}")
+    split = load_split(data_dir, val_split, seed)
+    if len(split.class_names) < 2:
+        raise EdgeError(f"{data_dir} has one class: a classifier needs at least two class subfolders")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt_dir.mkdir(exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    train_ds = make_dataset(split.train, size, batch_size, training=True, seed=seed)
+    val_ds = make_dataset(split.val, size, batch_size, training=False)
+
+    last, state_file = ckpt_dir / "last.keras", ckpt_dir / "state.json"
+    initial_epoch = 0
+    if last.is_file() and state_file.is_file():
+        state = json.loads(state_file.read_text())
+        if state.get("classes") == list(split.class_names) and state.get("size") == size:
+            model = keras.models.load_model(last)
+            initial_epoch = int(state["epoch"])
+            print(f"resuming from {last} after epoch {initial_epoch}")
+    if initial_epoch == 0:
+        model = build_model(model_name, size, len(split.class_names))
+        steps = max(1, -(-len(split.train) // batch_size)) * epochs
+        schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.05)
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+
+    class SaveState(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            state_file.write_text(json.dumps({"epoch": epoch + 1, "classes": list(split.class_names), "size": size}))
+
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(run_dir / "model.keras", monitor="val_accuracy", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(last),
+        SaveState(),
+        keras.callbacks.CSVLogger(run_dir / "history.csv", append=initial_epoch > 0),
+    ]
+    print(f"training {model.name} on {len(split.train)} images, validating on {len(split.val)} "
+          f"({len(split.class_names)} classes, {size}px, epochs {initial_epoch + 1}-{epochs})")
+    start = time.perf_counter()
+    if initial_epoch < epochs:
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    best = keras.models.load_model(run_dir / "model.keras")
+    _, val_acc = best.evaluate(val_ds, verbose=0)
+    info = RunInfo(
+        model=model_name,
+        size=size,
+        class_names=split.class_names,
+        mean=MEAN,
+        std=STD,
+        data=str(data_dir),
+        val_split=val_split,
+        seed=seed,
+        epochs=epochs,
+        train_images=len(split.train),
+        val_images=len(split.val),
+        val_accuracy=float(val_acc),
+        seconds=time.perf_counter() - start,
+    )
+    info.save(run_dir)
+    return info
