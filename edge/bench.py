@@ -39,7 +39,9 @@ def random_inputs(runtime: Runtime, seed: int = 0) -> list[np.ndarray]:
     for info in runtime.inputs:
         if np.issubdtype(info.dtype, np.integer):
             limits = np.iinfo(info.dtype)
-            arrays.append(rng.integers(limits.min, limits.max, size=info.shape, endpoint=True).astype(info.dtype))
+            arrays.append(
+                rng.integers(limits.min, limits.max, size=info.shape, endpoint=True).astype(info.dtype)
+            )
         else:
             arrays.append(rng.uniform(-1, 1, size=info.shape).astype(info.dtype))
     return arrays

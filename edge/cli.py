@@ -75,8 +75,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ev = evaluate_classifier(task, folder)
         runtime = task.runtime.label
     if args.json:
-        print(json.dumps({"model": str(args.model), "images": ev.count, "accuracy": ev.accuracy,
-                          "per_class": ev.per_class(), "runtime": runtime}))
+        print(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "images": ev.count,
+                    "accuracy": ev.accuracy,
+                    "per_class": ev.per_class(),
+                    "runtime": runtime,
+                }
+            )
+        )
         return 0
     print(f"{args.model}: top-1 accuracy {ev.accuracy:.2%} on {ev.count} images ({runtime})")
     for name, acc in ev.per_class().items():
@@ -108,15 +117,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _train_handler(name: str) -> Callable[[argparse.Namespace], int]:
+    missing = EdgeError(
+        f"'edgesight {name}' needs TensorFlow, which is not installed here: "
+        "pip install 'edgesight[train]' (on the desktop; devices only need 'edgesight[edge]')"
+    )
+
     def handler(args: argparse.Namespace) -> int:
         if importlib.util.find_spec("tensorflow") is None:
-            raise EdgeError(
-                f"'edgesight {name}' needs TensorFlow, which is not installed here: "
-                "pip install 'edgesight[train]' (on the desktop; devices only need 'edgesight[edge]')"
-            )
-        from train import cli as train_cli
+            raise missing
+        try:
+            from train import cli as train_cli
 
-        return getattr(train_cli, f"cmd_{name}")(args)
+            return getattr(train_cli, f"cmd_{name}")(args)
+        except ImportError as exc:  # found but unusable (a broken or partial install)
+            if (exc.name or "").split(".")[0] in ("tensorflow", "keras"):
+                raise missing from exc
+            raise
 
     return handler
 
@@ -127,25 +143,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    p = sub.add_parser("demo", help="the whole job on built-in data: data, train, export, eval, live run, report")
+    p = sub.add_parser(
+        "demo", help="the whole job on built-in data: data, train, export, eval, live run, report"
+    )
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run folder (default runs/demo)")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--size", type=int, default=64, help="model input size in pixels (default 64)")
-    p.add_argument("--images-per-class", type=int, default=600, help="training images per class")
+    p.add_argument("--images-per-class", type=int, default=800, help="training images per class")
     p.add_argument("--frames", type=int, default=300, help="frames of the live synthetic run")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train_handler("demo"))
 
     p = sub.add_parser("train", help="train a classifier on an image folder or the built-in shapes")
-    p.add_argument("data", help="image folder (one subfolder per class; train/ and val/ inside are used as the "
-                   "split) or 'shapes' for the built-in dataset")
+    p.add_argument(
+        "data",
+        help="image folder (one subfolder per class; train/ and val/ inside are used as the "
+        "split) or 'shapes' for the built-in dataset",
+    )
     p.add_argument("--out", type=Path, required=True, help="run folder to write")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--size", type=int, default=64, help="model input size in pixels (default 64)")
     p.add_argument("--model", default="small_cnn", help="small_cnn (default) or mobilenet_v2")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--val-split", type=float, default=0.2, help="validation share when the folder has no val/")
-    p.add_argument("--images-per-class", type=int, default=600, help="with 'shapes': training images per class")
+    p.add_argument(
+        "--val-split", type=float, default=0.2, help="validation share when the folder has no val/"
+    )
+    p.add_argument(
+        "--images-per-class", type=int, default=800, help="with 'shapes': training images per class"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train_handler("train"))
 
@@ -172,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a .tflite on a camera, video, folder or the synthetic source")
     p.add_argument("model", type=Path)
-    p.add_argument("--source", required=True, help="synthetic, a camera index, a video file, a folder or a URL")
+    p.add_argument(
+        "--source", required=True, help="synthetic, a camera index, a video file, a folder or a URL"
+    )
     p.add_argument("--save", type=Path, help="annotated video to write (.mp4 or .avi)")
     p.add_argument("--jsonl", help="JSON Lines file of per-frame results ('-' for stdout)")
     p.add_argument("--frames", type=int, help="frames of the synthetic source (default 300)")

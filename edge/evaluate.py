@@ -22,7 +22,7 @@ class Evaluation:
 
     @property
     def count(self) -> int:
-        return int(len(self.labels))
+        return len(self.labels)
 
     @property
     def accuracy(self) -> float:
@@ -43,7 +43,9 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n: int) -> np.
     return matrix
 
 
-def folder_to_model_ids(folder: ImageFolder, model_labels: tuple[str, ...] | None, num_classes: int) -> np.ndarray:
+def folder_to_model_ids(
+    folder: ImageFolder, model_labels: tuple[str, ...] | None, num_classes: int
+) -> np.ndarray:
     """Map folder class ids onto model class ids by label name (or by order when the model has none)."""
     if model_labels is None:
         if len(folder.class_names) > num_classes:
@@ -63,7 +65,7 @@ def evaluate_classifier(task: Classifier, folder: ImageFolder) -> Evaluation:
     labels = np.array(folder.labels, dtype=np.int64)
     predictions = np.empty(len(folder), dtype=np.int64)
     for i, path in enumerate(folder.paths):
-        tensor, transform = task.prepare(read_image(path))
+        tensor, _ = task.prepare(read_image(path))
         scores = task.scores(task.runtime.invoke(tensor))
         predictions[i] = to_folder.get(int(np.argmax(scores)), -1)
     n = len(folder.class_names)

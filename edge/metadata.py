@@ -239,9 +239,7 @@ def _parse_metadata(raw: bytes, files: dict[str, bytes]) -> ModelMetadata:
     if subgraphs:
         sub = subgraphs[0]
         inputs = tuple(_tensor_meta(t, files) for t in sub.tables(SubGraphMetadataF.INPUT_TENSOR_METADATA))
-        outputs = tuple(
-            _tensor_meta(t, files) for t in sub.tables(SubGraphMetadataF.OUTPUT_TENSOR_METADATA)
-        )
+        outputs = tuple(_tensor_meta(t, files) for t in sub.tables(SubGraphMetadataF.OUTPUT_TENSOR_METADATA))
         for entry in sub.tables(SubGraphMetadataF.CUSTOM_METADATA):
             if entry.string(CustomMetadataF.NAME) == CUSTOM_NAME:
                 custom = json.loads((entry.bytes(CustomMetadataF.DATA) or b"{}").decode("utf-8"))
@@ -275,7 +273,11 @@ def _tensor_meta(tensor: Table, files: dict[str, bytes]) -> TensorMeta:
     for assoc in tensor.tables(TensorMetadataF.ASSOCIATED_FILES):
         kind = int(assoc.scalar(AssociatedFileF.TYPE, "<b"))
         name = assoc.string(AssociatedFileF.NAME)
-        if kind in (FILE_TENSOR_AXIS_LABELS, FILE_TENSOR_VALUE_LABELS) and name in files and kind not in labels:
+        if (
+            kind in (FILE_TENSOR_AXIS_LABELS, FILE_TENSOR_VALUE_LABELS)
+            and name in files
+            and kind not in labels
+        ):
             labels[kind] = parse_labels(files[name])
     return TensorMeta(
         name=tensor.string(TensorMetadataF.NAME),

@@ -36,7 +36,9 @@ class RunSummary:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in self.stage_ms.items())
         out = [f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps); median ms: {stages}"]
         if self.truth_agreement is not None:
-            out.append(f"agreement with ground truth: {self.truth_agreement:.1%} of {self.truth_frames} frames")
+            out.append(
+                f"agreement with ground truth: {self.truth_agreement:.1%} of {self.truth_frames} frames"
+            )
         return out
 
 
@@ -75,7 +77,9 @@ def run(
         if video is not None:
             video.write(draw(frame.image, result, fps=fps))
         if jsonl is not None:
-            jsonl.write(record(result, image=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6)))
+            jsonl.write(
+                record(result, image=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6))
+            )
         if on_result is not None:
             on_result(frame, result)
         t5 = time.perf_counter()

@@ -87,7 +87,7 @@ def resize(
         s = min(width / fw, height / fh)
         nw, nh = max(1, round(fw * s)), max(1, round(fh * s))
         px, py = (width - nw) // 2, (height - nh) // 2
-        out = np.full((height, width) + frame.shape[2:], pad_value, dtype=frame.dtype)
+        out = np.full((height, width, *frame.shape[2:]), pad_value, dtype=frame.dtype)
         out[py : py + nh, px : px + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
         return out, Transform(nw / fw, nh / fh, float(px), float(py), fw, fh)
     if mode == "crop":

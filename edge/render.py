@@ -29,7 +29,9 @@ def _name(class_id: int, label: str | None) -> str:
     return label if label is not None else f"class {class_id}"
 
 
-def draw(frame: np.ndarray, result: Classes | Detections, fps: float | None = None, copy: bool = True) -> np.ndarray:
+def draw(
+    frame: np.ndarray, result: Classes | Detections, fps: float | None = None, copy: bool = True
+) -> np.ndarray:
     """Annotate a BGR frame with a result (top-k text or boxes) and optionally the fps."""
     img = frame.copy() if copy else frame
     scale = max(0.4, min(img.shape[:2]) / 800)
@@ -39,7 +41,7 @@ def draw(frame: np.ndarray, result: Classes | Detections, fps: float | None = No
             _text(img, f"{_name(cid, label)} {score:.2f}", (8, line * (row + 1)), scale, _color(int(cid)))
     elif isinstance(result, Detections):
         for box, cid, label, score in zip(result.xyxy, result.class_ids, result.labels, result.scores):
-            x0, y0, x1, y1 = (int(round(v)) for v in box)
+            x0, y0, x1, y1 = (round(float(v)) for v in box)
             color = _color(int(cid))
             cv2.rectangle(img, (x0, y0), (x1, y1), color, max(1, round(scale * 2)))
             _text(img, f"{_name(cid, label)} {score:.2f}", (x0, max(y0, line)), scale * 0.8, color)

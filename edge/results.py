@@ -13,7 +13,12 @@ import numpy as np
 def _check(name: str, array: np.ndarray, shape: tuple[int | None, ...]) -> None:
     ok = array.ndim == len(shape) and all(e is None or e == a for e, a in zip(shape, array.shape))
     if not ok:
-        expected = "(" + ", ".join("N" if e is None else str(e) for e in shape) + ("," if len(shape) == 1 else "") + ")"
+        expected = (
+            "("
+            + ", ".join("N" if e is None else str(e) for e in shape)
+            + ("," if len(shape) == 1 else "")
+            + ")"
+        )
         raise ValueError(f"{name}: expected shape {expected}, got {array.shape}")
 
 

@@ -32,7 +32,20 @@ def _unit_polygon(name: str) -> np.ndarray:
     if name == "cross":
         a, b = 0.32, 1.0
         return np.array(
-            [[-a, -b], [a, -b], [a, -a], [b, -a], [b, a], [a, a], [a, b], [-a, b], [-a, a], [-b, a], [-b, -a], [-a, -a]]
+            [
+                [-a, -b],
+                [a, -b],
+                [a, -a],
+                [b, -a],
+                [b, a],
+                [a, a],
+                [a, b],
+                [-a, b],
+                [-a, a],
+                [-b, a],
+                [-b, -a],
+                [-a, -a],
+            ]
         )
     raise ValueError(f"unknown shape {name!r}: choose one of {', '.join(CLASSES)}")
 
@@ -61,7 +74,12 @@ class ShapeParams:
     def box(self) -> tuple[float, float, float, float]:
         """Axis-aligned box (x0, y0, x1, y1) around the drawn outline."""
         pts = self.polygon()
-        return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
+        return (
+            float(pts[:, 0].min()),
+            float(pts[:, 1].min()),
+            float(pts[:, 0].max()),
+            float(pts[:, 1].max()),
+        )
 
 
 def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -92,12 +110,18 @@ def contrasting_color(rng: np.random.Generator, near: np.ndarray, min_distance: 
 
 
 def random_shape(
-    rng: np.random.Generator, name: str, height: int, width: int, bg: np.ndarray, scale: tuple = (0.22, 0.42)
+    rng: np.random.Generator,
+    name: str,
+    height: int,
+    width: int,
+    bg: np.ndarray,
+    scale: tuple = (0.22, 0.42),
+    stretch: float = 0.3,
 ) -> ShapeParams:
-    """Random size, position, rotation, stretch and colour, fully inside the image."""
+    """Random size, position, rotation, stretch (log aspect in +-``stretch``) and colour, fully inside."""
     side = min(height, width)
     radius = rng.uniform(*scale) * side
-    aspect = float(np.exp(rng.uniform(-0.3, 0.3)))
+    aspect = float(np.exp(rng.uniform(-stretch, stretch)))
     reach = 1.12 * radius * max(aspect, 1 / aspect)
     cx = rng.uniform(reach, max(reach + 1, width - reach))
     cy = rng.uniform(reach, max(reach + 1, height - reach))
@@ -120,10 +144,13 @@ def add_noise(rng: np.random.Generator, img: np.ndarray, sigma: float) -> np.nda
     return np.clip(noisy, 0, 255).astype(np.uint8)
 
 
+DATASET_STRETCH = 0.45  # covers a 4:3 or 16:10 camera frame stretched to a square input
+
+
 def render_sample(rng: np.random.Generator, name: str, size: int) -> np.ndarray:
     """One dataset image of class ``name``: size x size BGR uint8."""
     img = background(rng, size, size)
-    shape = random_shape(rng, name, size, size, img)
+    shape = random_shape(rng, name, size, size, img, stretch=DATASET_STRETCH)
     draw_shape(img, shape)
     img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.1, 0.9))
     return add_noise(rng, img, rng.uniform(2, 12))

@@ -103,7 +103,13 @@ class SyntheticSource(Source):
         if y0 + v[1] < 0 or y1 + v[1] > self.height:
             v[1] = -v[1]
         moved = type(shape)(
-            shape.name, shape.cx + v[0], shape.cy + v[1], shape.radius, shape.angle + spin, shape.aspect, shape.color
+            shape.name,
+            shape.cx + v[0],
+            shape.cy + v[1],
+            shape.radius,
+            shape.angle + spin,
+            shape.aspect,
+            shape.color,
         )
         return moved, v
 

@@ -73,9 +73,13 @@ def _image_input(runtime: Runtime) -> TensorInfo:
         raise EdgeError(f"expected a model with one image input, found {len(runtime.inputs)} inputs")
     info = runtime.inputs[0]
     if len(info.shape) != 4 or info.shape[0] != 1 or info.shape[3] not in (1, 3):
-        raise EdgeError(f"expected an image input of shape [1, H, W, 3] or [1, H, W, 1], found {list(info.shape)}")
+        raise EdgeError(
+            f"expected an image input of shape [1, H, W, 3] or [1, H, W, 1], found {list(info.shape)}"
+        )
     if any(d < 0 for d in info.shape_signature[1:]):
-        raise EdgeError(f"input has dynamic dimensions {list(info.shape_signature)}: export with a fixed size")
+        raise EdgeError(
+            f"input has dynamic dimensions {list(info.shape_signature)}: export with a fixed size"
+        )
     return info
 
 

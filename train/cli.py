@@ -8,7 +8,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
-from edge.errors import EdgeError  # noqa: E402
+from edge.errors import EdgeError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -18,9 +18,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = Path(args.data)
     if args.data == "shapes":
         data = generate_shapes(args.out / "data", per_class=args.images_per_class, seed=args.seed)
-    info = train(data, args.out, epochs=args.epochs, size=args.size, model_name=args.model,
-                 batch_size=args.batch_size, val_split=args.val_split, seed=args.seed)
-    print(f"validation accuracy {info.val_accuracy:.2%}; run folder {args.out} (next: edgesight export {args.out})")
+    info = train(
+        data,
+        args.out,
+        epochs=args.epochs,
+        size=args.size,
+        model_name=args.model,
+        batch_size=args.batch_size,
+        val_split=args.val_split,
+        seed=args.seed,
+    )
+    print(
+        f"validation accuracy {info.val_accuracy:.2%}; run folder {args.out}\n"
+        f"next: edgesight export {args.out}"
+    )
     return 0
 
 
@@ -38,8 +49,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from train.demo import run_demo
 
-    summary = run_demo(args.out, epochs=args.epochs, size=args.size, images_per_class=args.images_per_class,
-                       frames=args.frames, seed=args.seed)
+    summary = run_demo(
+        args.out,
+        epochs=args.epochs,
+        size=args.size,
+        images_per_class=args.images_per_class,
+        frames=args.frames,
+        seed=args.seed,
+    )
     missed = [k for k, ok in summary["targets"].items() if not ok]
     if missed:
         print(f"targets missed: {', '.join(missed)}")

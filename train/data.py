@@ -22,7 +22,7 @@ SHAPES_SIZE = 96
 _DONE = ".complete.json"
 
 
-def generate_shapes(out: Path, per_class: int = 600, val_per_class: int | None = None, seed: int = 0) -> Path:
+def generate_shapes(out: Path, per_class: int = 800, val_per_class: int | None = None, seed: int = 0) -> Path:
     """Write the built-in dataset as ``out/train/<class>/*.png`` and ``out/val/<class>/*.png``.
 
     Deterministic from ``seed``; a folder already complete with the same settings is reused.
@@ -30,8 +30,14 @@ def generate_shapes(out: Path, per_class: int = 600, val_per_class: int | None =
     val_per_class = val_per_class if val_per_class is not None else max(20, per_class // 4)
     if per_class < 1 or val_per_class < 1:
         raise EdgeError("images per class must be 1 or more")
-    settings = {"classes": CLASSES, "per_class": per_class, "val_per_class": val_per_class,
-                "seed": seed, "size": SHAPES_SIZE, "version": 1}
+    settings = {
+        "classes": CLASSES,
+        "per_class": per_class,
+        "val_per_class": val_per_class,
+        "seed": seed,
+        "size": SHAPES_SIZE,
+        "version": 2,
+    }
     marker = out / _DONE
     if marker.is_file() and json.loads(marker.read_text()) == json.loads(json.dumps(settings)):
         return out
@@ -57,7 +63,10 @@ class Split:
 
 def _subset(folder: ImageFolder, keep: np.ndarray) -> ImageFolder:
     return ImageFolder(
-        folder.root, folder.class_names, tuple(folder.paths[i] for i in keep), tuple(folder.labels[i] for i in keep)
+        folder.root,
+        folder.class_names,
+        tuple(folder.paths[i] for i in keep),
+        tuple(folder.labels[i] for i in keep),
     )
 
 
@@ -79,11 +88,15 @@ def load_split(data_dir: Path, val_split: float = 0.2, seed: int = 0) -> Split:
     for cid in range(len(folder.class_names)):
         idx = np.flatnonzero(labels == cid)
         if len(idx) < 2:
-            raise EdgeError(f"class {folder.class_names[cid]!r} needs at least 2 images for a validation split")
+            raise EdgeError(
+                f"class {folder.class_names[cid]!r} needs at least 2 images for a validation split"
+            )
         val_idx.extend(rng.permutation(idx)[: max(1, round(len(idx) * val_split))])
     is_val = np.zeros(len(labels), dtype=bool)
     is_val[val_idx] = True
-    return Split(folder.class_names, _subset(folder, np.flatnonzero(~is_val)), _subset(folder, np.flatnonzero(is_val)))
+    return Split(
+        folder.class_names, _subset(folder, np.flatnonzero(~is_val)), _subset(folder, np.flatnonzero(is_val))
+    )
 
 
 def load_rgb(path: str | Path, size: int) -> np.ndarray:
@@ -98,7 +111,7 @@ def normalize(x):
 
 
 def make_dataset(folder: ImageFolder, size: int, batch_size: int, training: bool, seed: int = 0):
-    """A tf.data pipeline: decode (edge code) -> cache -> shuffle -> augment -> batch -> normalise -> prefetch."""
+    """tf.data: decode (edge code) -> cache -> shuffle -> augment -> batch -> normalise -> prefetch."""
     import tensorflow as tf
 
     paths = [str(p) for p in folder.paths]

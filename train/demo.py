@@ -32,7 +32,7 @@ def _step(n: int, text: str) -> None:
 
 
 def run_demo(
-    out: Path, epochs: int = 12, size: int = 64, images_per_class: int = 600, frames: int = 300, seed: int = 0
+    out: Path, epochs: int = 20, size: int = 64, images_per_class: int = 800, frames: int = 300, seed: int = 0
 ) -> dict:
     """Run every step; returns the summary written to ``out/summary.json``."""
     import keras
@@ -42,8 +42,10 @@ def run_demo(
     _step(1, "built-in dataset: coloured shapes over textured, noisy backgrounds")
     data = generate_shapes(out / "data", per_class=images_per_class, seed=seed)
     split = load_split(data)
-    print(f"{data}: {len(split.train)} training and {len(split.val)} validation images, "
-          f"classes {', '.join(split.class_names)}")
+    print(
+        f"{data}: {len(split.train)} training and {len(split.val)} validation images, "
+        f"classes {', '.join(split.class_names)}"
+    )
 
     _step(2, "training a small CNN (Keras 3, tf.data)")
     info = train(data, out / "run", epochs=epochs, size=size, seed=seed)
@@ -72,8 +74,12 @@ def run_demo(
             cv2.imwrite(str(path), draw(frame.image, result))
             samples.append(path)
 
-    with load(int8, threads=THREADS) as task, SyntheticSource(frames=frames, seed=seed + 1) as source, \
-            VideoSink(out / "live.mp4") as video, JsonlSink(out / "live.jsonl") as jsonl:
+    with (
+        load(int8, threads=THREADS) as task,
+        SyntheticSource(frames=frames, seed=seed + 1) as source,
+        VideoSink(out / "live.mp4") as video,
+        JsonlSink(out / "live.jsonl") as jsonl,
+    ):
         live = run(task, source, video=video, jsonl=jsonl, on_result=keep_samples)
         runtime_label = task.runtime.label
     for line in live.lines():
@@ -99,7 +105,8 @@ def run_demo(
         "seconds": round(time.perf_counter() - start, 1),
     }
     notes = [
-        f"Validation: {len(split.val)} images of {len(split.class_names)} classes; input {info.size}x{info.size}.",
+        f"Validation: {len(split.val)} images of {len(split.class_names)} classes; "
+        f"input {info.size}x{info.size}.",
         f"Latency: invoke() p50 over 100 runs after 10 warm-up runs on {runtime_label}.",
         f"Live run: {live.frames} synthetic frames, int8 model, top-1 agrees with ground truth on "
         f"{live.truth_agreement:.1%} of frames, {live.fps:.1f} fps end to end (video and JSONL written).",

@@ -6,7 +6,11 @@ standard TFLite metadata, and is loaded once through ``edge`` before it is repor
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +93,9 @@ def parse_modes(text: str) -> list[QuantMode]:
         if name not in MODES_BY_NAME:
             close = difflib.get_close_matches(name, list(MODES_BY_NAME), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            raise EdgeError(f"unknown quantization mode {name!r}{hint}: choose from {', '.join(MODES_BY_NAME)}, all")
+            raise EdgeError(
+                f"unknown quantization mode {name!r}{hint}: choose from {', '.join(MODES_BY_NAME)}, all"
+            )
         modes.append(MODES_BY_NAME[name])
     if not modes:
         raise EdgeError("--quant names no mode")
@@ -116,6 +122,41 @@ def batch_one(model):
     return keras.Model(inputs, model(inputs), name=model.name)
 
 
+class _Log:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.kept = False
+
+    def keep(self) -> None:
+        self.kept = True
+
+
+@contextlib.contextmanager
+def captured_output() -> Iterator[_Log]:
+    """Send the converter's stdout/stderr chatter (Python and native) to a temporary log file;
+    the file is deleted unless ``keep()`` was called (on failure)."""
+    fd, name = tempfile.mkstemp(prefix="edgesight-convert-", suffix=".log")
+    log = _Log(Path(name))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield log
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+        os.close(fd)
+        if not log.kept:
+            log.path.unlink(missing_ok=True)
+
+
 def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
     """Convert a batch-1 Keras model with one table row's settings."""
     import tensorflow as tf
@@ -126,13 +167,16 @@ def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
 
     if mode.needs_calibration and (calibration is None or len(calibration) == 0):
         raise EdgeError(f"mode {mode.name} needs calibration images")
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    mode.configure(converter, representative if mode.needs_calibration else None)
-    try:
-        return converter.convert()
-    except Exception as exc:  # the converter raises many types; keep its first line
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EdgeError(f"conversion to {mode.name} failed: {first}") from exc
+    with captured_output() as log:
+        try:
+            converter = tf.lite.TFLiteConverter.from_keras_model(model)
+            mode.configure(converter, representative if mode.needs_calibration else None)
+            return converter.convert()
+        except Exception as exc:  # the converter raises many types; keep its first line and the log
+            log.keep()
+            error = exc
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    raise EdgeError(f"conversion to {mode.name} failed: {first} (converter log: {log.path})") from error
 
 
 def write_model(
@@ -154,14 +198,16 @@ def write_model(
     return Exported(mode.name, path, len(content))
 
 
-def export_run(run_dir: Path, modes: list[QuantMode], out_dir: Path | None = None, calib_samples: int = 200) -> list[Exported]:
+def export_run(
+    run_dir: Path, modes: list[QuantMode], out_dir: Path | None = None, calib_samples: int = 200
+) -> list[Exported]:
     """Export a trained run folder in each mode; calibration images come from the run's training split."""
-    import keras
-
     from train.data import calibration_images, load_split
     from train.fit import load_run
 
     info = load_run(run_dir)
+    import keras  # after the run folder is checked
+
     out_dir = Path(out_dir) if out_dir else Path(run_dir) / "models"
     out_dir.mkdir(parents=True, exist_ok=True)
     model = batch_one(keras.models.load_model(Path(run_dir) / "model.keras"))
@@ -173,7 +219,8 @@ def export_run(run_dir: Path, modes: list[QuantMode], out_dir: Path | None = Non
     for mode in modes:
         metadata = ClassifierMetadata(
             name=f"edgesight {info.model} ({mode.name})",
-            description=f"Image classifier over {len(info.class_names)} classes, trained by edgesight; {mode.description}.",
+            description=f"Image classifier over {len(info.class_names)} classes, trained by edgesight; "
+            f"{mode.description}.",
             labels=info.class_names,
             mean=info.mean,
             std=info.std,

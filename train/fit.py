@@ -44,16 +44,22 @@ def load_run(run_dir: Path) -> RunInfo:
     """Read a run folder's ``run.json``; a folder without a trained model is an ``EdgeError``."""
     run_dir = Path(run_dir)
     if not (run_dir / "run.json").is_file() or not (run_dir / "model.keras").is_file():
-        raise EdgeError(f"{run_dir} is not a trained run: expected run.json and model.keras (edgesight train)")
+        raise EdgeError(
+            f"{run_dir} is not a trained run: expected run.json and model.keras (edgesight train)"
+        )
     raw = json.loads((run_dir / "run.json").read_text())
-    raw["class_names"], raw["mean"], raw["std"] = tuple(raw["class_names"]), tuple(raw["mean"]), tuple(raw["std"])
+    raw["class_names"], raw["mean"], raw["std"] = (
+        tuple(raw["class_names"]),
+        tuple(raw["mean"]),
+        tuple(raw["std"]),
+    )
     return RunInfo(**raw)
 
 
 def train(
     data_dir: Path,
     run_dir: Path,
-    epochs: int = 12,
+    epochs: int = 20,
     size: int = 64,
     model_name: str = "small_cnn",
     batch_size: int = 32,
@@ -61,8 +67,6 @@ def train(
     seed: int = 0,
 ) -> RunInfo:
     """Train on an image folder and write the run folder; resumes when ``checkpoints/last.keras`` exists."""
-    import keras
-
     if epochs < 1:
         raise EdgeError(f"--epochs must be 1 or more, got {epochs}")
     if batch_size < 1:
@@ -70,6 +74,8 @@ def train(
     split = load_split(data_dir, val_split, seed)
     if len(split.class_names) < 2:
         raise EdgeError(f"{data_dir} has one class: a classifier needs at least two class subfolders")
+    import keras  # after the inputs are checked: a bad folder fails fast, before TensorFlow loads
+
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(exist_ok=True)
@@ -97,7 +103,9 @@ def train(
 
     class SaveState(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            state_file.write_text(json.dumps({"epoch": epoch + 1, "classes": list(split.class_names), "size": size}))
+            state_file.write_text(
+                json.dumps({"epoch": epoch + 1, "classes": list(split.class_names), "size": size})
+            )
 
     callbacks = [
         keras.callbacks.ModelCheckpoint(run_dir / "model.keras", monitor="val_accuracy", save_best_only=True),
@@ -105,8 +113,10 @@ def train(
         SaveState(),
         keras.callbacks.CSVLogger(run_dir / "history.csv", append=initial_epoch > 0),
     ]
-    print(f"training {model.name} on {len(split.train)} images, validating on {len(split.val)} "
-          f"({len(split.class_names)} classes, {size}px, epochs {initial_epoch + 1}-{epochs})")
+    print(
+        f"training {model.name} on {len(split.train)} images, validating on {len(split.val)} "
+        f"({len(split.class_names)} classes, {size}px, epochs {initial_epoch + 1}-{epochs})"
+    )
     start = time.perf_counter()
     if initial_epoch < epochs:
         model.fit(

@@ -95,8 +95,12 @@ def _associated_file(b: flatbuffers.Builder, name: str, description: str, kind: 
 
 
 def _input_tensor(b: flatbuffers.Builder, md: ClassifierMetadata) -> int:
-    name, desc = b.CreateString("image"), b.CreateString(
-        f"Input image {md.width}x{md.height} {md.color}, resized by {md.resize}; normalised (x - mean) / std."
+    name, desc = (
+        b.CreateString("image"),
+        b.CreateString(
+            f"Input image {md.width}x{md.height} {md.color}, resized by {md.resize}; "
+            "normalised as (x - mean) / std."
+        ),
     )
     b.StartObject(2)  # ImageSize {width, height}
     b.PrependUint32Slot(0, md.width, 0)
@@ -130,7 +134,9 @@ def _input_tensor(b: flatbuffers.Builder, md: ClassifierMetadata) -> int:
 
 def _output_tensor(b: flatbuffers.Builder, md: ClassifierMetadata) -> int:
     name, desc = b.CreateString("probability"), b.CreateString(f"Class {md.scores}, one per label.")
-    labels = _strings(b, [_associated_file(b, LABELS_FILE, "Class labels, one per line.", FILE_TENSOR_AXIS_LABELS)])
+    labels = _strings(
+        b, [_associated_file(b, LABELS_FILE, "Class labels, one per line.", FILE_TENSOR_AXIS_LABELS)]
+    )
     b.StartObject(0)  # FeatureProperties {}
     feature = b.EndObject()
     b.StartObject(ContentF.NUM)

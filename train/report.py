@@ -16,14 +16,16 @@ def table_rows(results: list[VariantResult]) -> list[list[str]]:
     rows = [["variant", "accuracy", "size", "p50 latency", "agreement with keras", "runtime"]]
     for r in results:
         s = r.summary()
-        rows.append([
-            r.variant,
-            f"{s['accuracy']:.2%}",
-            f"{s['size_bytes'] / 1024:.1f} KiB" if s["size_bytes"] else "-",
-            f"{s['latency_p50_ms']:.3f} ms" if s["latency_p50_ms"] is not None else "-",
-            f"{s['agreement_with_keras']:.2%}" if s["agreement_with_keras"] is not None else "-",
-            f"{s['runtime']}, {s['threads']} threads" if s["runtime"] else "Keras (TensorFlow)",
-        ])
+        rows.append(
+            [
+                r.variant,
+                f"{s['accuracy']:.2%}",
+                f"{s['size_bytes'] / 1024:.1f} KiB" if s["size_bytes"] else "-",
+                f"{s['latency_p50_ms']:.3f} ms" if s["latency_p50_ms"] is not None else "-",
+                f"{s['agreement_with_keras']:.2%}" if s["agreement_with_keras"] is not None else "-",
+                f"{s['runtime']}, {s['threads']} threads" if s["runtime"] else "Keras (TensorFlow)",
+            ]
+        )
     return rows
 
 
@@ -81,7 +83,9 @@ def plot_confusion(result: VariantResult, path: Path) -> None:
     ax.set_ylabel("true")
     ax.set_title(f"confusion: {result.variant}")
     for (i, j), v in np.ndenumerate(m):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > m.max() / 2 else "black", fontsize=8)
+        ax.text(
+            j, i, str(v), ha="center", va="center", color="white" if v > m.max() / 2 else "black", fontsize=8
+        )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -106,8 +110,18 @@ def write_report(
     summary = {"variants": {r.variant: r.summary() for r in results}, **extra}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     rows = table_rows(results)
-    md = ["# edgesight demo report", "", markdown_table(rows), "", *[f"- {n}" for n in notes], "",
-          "![accuracy, size and latency](variants.png)", "", "![confusion matrix](confusion.png)", ""]
+    md = [
+        "# edgesight demo report",
+        "",
+        markdown_table(rows),
+        "",
+        *[f"- {n}" for n in notes],
+        "",
+        "![accuracy, size and latency](variants.png)",
+        "",
+        "![confusion matrix](confusion.png)",
+        "",
+    ]
     md += ["## Live run samples", ""] + [f"![{p.stem}]({p.name})" for p in sample_frames]
     (out / "report.md").write_text("\n".join(md) + "\n")
     head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])

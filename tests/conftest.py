@@ -1,0 +1,51 @@
+"""Shared fixtures: the third-party assets (skipped when absent) and one real trained + exported run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSETS = ROOT.parent / "shared" / "assets"
+CLASSIFICATION = ASSETS / "models" / "classification"
+IMAGES = ASSETS / "images"
+
+
+@pytest.fixture(scope="session")
+def assets() -> Path:
+    if not (ASSETS / "README.md").is_file():
+        pytest.skip(f"third-party assets not found at {ASSETS} (CI provides ../shared/assets)")
+    return ASSETS
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real ``edgesight`` command in a subprocess."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> dict:
+    """A tiny real run: generated shapes, a few epochs of training, float32 and int8 exports."""
+    from train.data import generate_shapes
+    from train.export import MODES_BY_NAME, export_run
+    from train.fit import train
+
+    base = tmp_path_factory.mktemp("run")
+    data = generate_shapes(base / "data", per_class=200, val_per_class=30, seed=3)
+    info = train(data, base / "run", epochs=15, size=48, batch_size=16, seed=3)
+    exported = export_run(
+        base / "run", [MODES_BY_NAME["float32"], MODES_BY_NAME["int8"]], base / "models", 64
+    )
+    return {"data": data, "run": base / "run", "info": info, "models": {e.mode: e.path for e in exported}}

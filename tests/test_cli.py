@@ -1,0 +1,182 @@
+"""The ``edgesight`` command: happy paths on real models and every error path (one line, exit 2)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+
+def assert_one_line_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("edgesight: error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_every_verb_has_help():
+    for verb in ("demo", "train", "export", "eval", "predict", "run"):
+        proc = run_cli(verb, "--help")
+        assert proc.returncode == 0 and "usage: edgesight " + verb in proc.stdout
+
+
+def test_missing_model_file(tmp_path):
+    assert_one_line_error(
+        run_cli("predict", tmp_path / "none.tflite", tmp_path / "a.jpg"), "model file not found"
+    )
+
+
+def test_a_file_that_is_not_a_model(tmp_path):
+    bogus = tmp_path / "model.tflite"
+    bogus.write_bytes(b"\x00" * 100)
+    assert_one_line_error(run_cli("predict", bogus, tmp_path / "a.jpg"), "not a TFLite model")
+
+
+def test_unreadable_image(trained, tmp_path):
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg at all")
+    assert_one_line_error(run_cli("predict", trained["models"]["int8"], broken), "cannot decode image")
+    assert_one_line_error(
+        run_cli("predict", trained["models"]["int8"], tmp_path / "gone.png"), "image not found"
+    )
+
+
+def test_missing_and_empty_data_folders(trained, tmp_path):
+    model = trained["models"]["int8"]
+    assert_one_line_error(run_cli("eval", model, tmp_path / "nowhere"), "data folder not found")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run_cli("eval", model, tmp_path / "empty"), "no class subfolders")
+    (tmp_path / "flat" / "circle").mkdir(parents=True)
+    assert_one_line_error(run_cli("eval", model, tmp_path / "flat"), "no images")
+    assert_one_line_error(
+        run_cli("train", tmp_path / "empty", "--out", tmp_path / "r"), "no class subfolders"
+    )
+
+
+def test_unknown_source(trained):
+    assert_one_line_error(
+        run_cli("run", trained["models"]["int8"], "--source", "no-such-thing"), "unknown source"
+    )
+
+
+def test_unknown_quant_mode_suggests_the_closest(trained):
+    assert_one_line_error(run_cli("export", trained["run"], "--quant", "int9"), "did you mean int8")
+
+
+def test_export_of_a_folder_without_a_model(tmp_path):
+    assert_one_line_error(run_cli("export", tmp_path), "not a trained run")
+
+
+def test_training_verbs_without_tensorflow_say_how_to_install(tmp_path):
+    # -S: no site-packages, so neither TensorFlow nor anything else pip installed is importable
+    for verb in (["train", "shapes", "--out", str(tmp_path / "r")], ["export", str(tmp_path)], ["demo"]):
+        proc = subprocess.run(
+            [sys.executable, "-S", "-m", "edge.cli", *verb],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+        assert_one_line_error(proc, "needs TensorFlow", "pip install 'edgesight[train]'")
+
+
+def test_a_broken_tensorflow_install_gets_the_same_message(tmp_path):
+    blocker = tmp_path / "blocker" / "tensorflow"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text(
+        "raise ModuleNotFoundError('No module named tensorflow', name='tensorflow')"
+    )
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path / "blocker"), str(ROOT)])}
+    proc = run_cli("train", "shapes", "--out", tmp_path / "r", "--images-per-class", "2", env=env)
+    assert_one_line_error(proc, "needs TensorFlow")
+
+
+def test_predict_json_one_object_per_image(assets):
+    folder = assets / "models" / "classification"
+    proc = run_cli(
+        "predict",
+        folder / "mobilenet_v2_1.0_224_quant.tflite",
+        assets / "images/burger.jpg",
+        assets / "images/cat_720p.jpg",
+        "--labels",
+        folder / "labels.txt",
+        "--top-k",
+        "3",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    objs = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["image"].split("/")[-1] for o in objs] == ["burger.jpg", "cat_720p.jpg"]
+    assert objs[0]["task"] == "classify" and len(objs[0]["classes"]) == 3
+    assert objs[0]["classes"][0] == {
+        "id": 934,
+        "label": "cheeseburger",
+        "score": pytest.approx(0.965, abs=0.02),
+    }
+
+
+def test_predict_without_flags_on_the_metadata_float_model(assets):
+    proc = run_cli(
+        "predict",
+        assets / "models/classification/mobilenet_v1_0.25_224_1_metadata_1.tflite",
+        assets / "images/burger.jpg",
+        "--top-k",
+        "1",
+    )
+    assert proc.returncode == 0 and "cheeseburger" in proc.stdout
+
+
+def test_eval_of_our_int8_export(trained):
+    proc = run_cli("eval", trained["models"]["int8"], trained["data"] / "val", "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["images"] == 150 and set(out["per_class"]) == set(trained["info"].class_names)
+    assert out["accuracy"] > 0.6  # 15 short epochs at 48 px: far above the 20% of chance
+    assert out["runtime"].startswith("litert")
+
+
+def test_run_on_synthetic_writes_a_playable_video_and_complete_jsonl(trained, tmp_path):
+    video, jsonl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
+    proc = run_cli(
+        "run",
+        trained["models"]["int8"],
+        "--source",
+        "synthetic",
+        "--frames",
+        "40",
+        "--save",
+        video,
+        "--jsonl",
+        jsonl,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "40 frames" in proc.stdout and "agreement with ground truth" in proc.stdout
+    cap = cv2.VideoCapture(str(video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 40 and cap.read()[0]
+    cap.release()
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [o["index"] for o in lines] == list(range(40))
+    assert all(o["task"] == "classify" and o["classes"] and "timestamp" in o for o in lines)
+
+
+def test_run_on_a_video_file(assets, tmp_path):
+    jsonl = tmp_path / "v.jsonl"
+    proc = run_cli(
+        "run",
+        assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite",
+        "--source",
+        assets / "video/traffic_frames.mp4",
+        "--jsonl",
+        jsonl,
+        "--top-k",
+        "1",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(jsonl.read_text().splitlines()) == 20

@@ -1,0 +1,34 @@
+"""Rule 1 of the design: the device half never imports TensorFlow."""
+
+import pkgutil
+import subprocess
+import sys
+
+import edge
+from tests.conftest import ROOT
+
+
+def test_importing_every_edge_module_leaves_tensorflow_out():
+    names = [m.name for m in pkgutil.walk_packages(edge.__path__, "edge.")]
+    assert "edge.runtime" in names and "edge.cli" in names
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}:\n"
+        "    importlib.import_module(name)\n"
+        "heavy = ('tensorflow', 'keras')\n"
+        "leaked = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
+        "print(','.join(leaked))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_loading_and_running_a_model_leaves_tensorflow_out(trained):
+    code = (
+        "import sys, numpy as np, edge\n"
+        f"with edge.load({str(trained['models']['int8'])!r}) as m:\n"
+        "    r = m(np.zeros((48, 64, 3), np.uint8))\n"
+        "print(len(r), 'tensorflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.split() == ["5", "False"]

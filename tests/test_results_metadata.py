@@ -1,0 +1,78 @@
+"""Result types, their JSON shape, and metadata read from third-party and our own models."""
+
+import numpy as np
+import pytest
+
+from edge.errors import EdgeError
+from edge.metadata import read_model_file
+from edge.results import Classes, Detections, record
+
+
+def test_classes_json_shape():
+    c = Classes(ids=[934, 932], scores=[0.96, 0.03], labels=("cheeseburger", None))
+    assert record(c, image="a.jpg") == {
+        "image": "a.jpg",
+        "task": "classify",
+        "classes": [
+            {"id": 934, "label": "cheeseburger", "score": 0.96},
+            {"id": 932, "label": None, "score": 0.03},
+        ],
+    }
+
+
+def test_detections_json_shape_and_validation_messages():
+    d = Detections(xyxy=[[1, 2, 3, 4]], scores=[0.5], class_ids=[17], labels=("dog",))
+    assert d.to_dict()["detections"] == [
+        {"id": 17, "label": "dog", "score": 0.5, "box": [1.0, 2.0, 3.0, 4.0]}
+    ]
+    assert len(Detections(xyxy=[], scores=[], class_ids=[], labels=())) == 0
+    with pytest.raises(ValueError, match=r"xyxy: expected shape \(N, 4\), got \(3,\)"):
+        Detections(xyxy=[1, 2, 3], scores=[0.5], class_ids=[1], labels=("a",))
+    with pytest.raises(ValueError, match=r"scores: expected shape \(2,\)"):
+        Classes(ids=[1, 2], scores=[0.5], labels=("a", "b"))
+
+
+def test_third_party_metadata_is_read(assets):
+    m = read_model_file(assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite")
+    assert m.metadata.inputs[0].mean == (127.5,) and m.metadata.inputs[0].std == (127.5,)
+    assert m.metadata.inputs[0].color_space == "RGB"
+    labels = m.metadata.outputs[0].axis_labels
+    assert len(labels) == 1001 and labels[0] == "background" and labels[934] == "cheeseburger"
+    assert (
+        read_model_file(assets / "models/classification/mobilenet_v2_1.0_224_quant.tflite").metadata is None
+    )
+
+
+def test_our_export_describes_itself(trained):
+    m = read_model_file(trained["models"]["int8"])
+    md = m.metadata
+    assert md.outputs[0].axis_labels == trained["info"].class_names
+    assert (
+        md.inputs[0].mean == (127.5,) and md.inputs[0].std == (127.5,) and md.inputs[0].color_space == "RGB"
+    )
+    assert md.custom["task"] == "classify" and md.custom["resize"] == "stretch"
+    assert md.custom["scores"] == "probabilities" and md.custom["quantization"] == "int8"
+    assert md.min_parser_version == "1.5.0" and "labels.txt" in md.files
+
+
+def test_not_a_model_and_truncated_models_are_clear_errors(tmp_path, assets):
+    text = tmp_path / "notes.tflite"
+    text.write_text("hello, this is not a model")
+    with pytest.raises(EdgeError, match="not a TFLite model"):
+        read_model_file(text)
+    good = (assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite").read_bytes()
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(good[:4096])
+    with pytest.raises(EdgeError, match=r"corrupt|cannot load"):
+        import edge
+
+        edge.load(cut)
+
+
+def test_quantized_outputs_are_dequantized(trained):
+    import edge
+
+    with edge.load(trained["models"]["int8"], top_k=5) as model:
+        assert model.runtime.outputs[0].dtype == np.uint8
+        result = model(np.zeros((40, 40, 3), np.uint8))
+    assert np.all((result.scores >= 0) & (result.scores <= 1)) and abs(float(result.scores.sum()) - 1) < 0.05

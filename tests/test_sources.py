@@ -1,0 +1,51 @@
+"""Frame sources: the synthetic camera, video files and image folders."""
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.errors import EdgeError
+from edge.shapes import CLASSES
+from edge.sources import FolderSource, SyntheticSource, VideoSource, open_source
+
+
+def test_synthetic_camera_is_deterministic_and_knows_its_truth():
+    a = list(SyntheticSource(frames=12, width=160, height=120, seed=5, segment=4))
+    b = list(SyntheticSource(frames=12, width=160, height=120, seed=5, segment=4))
+    c = list(SyntheticSource(frames=12, width=160, height=120, seed=6, segment=4))
+    assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
+    assert not np.array_equal(a[0].image, c[0].image)
+    assert [f.index for f in a] == list(range(12))
+    assert all(f.image.shape == (120, 160, 3) and f.truth["label"] in CLASSES for f in a)
+    x0, y0, x1, y1 = a[0].truth["box"]
+    assert 0 <= x0 < x1 <= 160 and 0 <= y0 < y1 <= 120
+    # the shape moves between frames of one segment
+    assert a[1].truth["box"] != a[0].truth["box"] and a[1].truth["label"] == a[0].truth["label"]
+
+
+def test_video_file_yields_every_frame(assets):
+    with VideoSource(str(assets / "video" / "traffic_frames.mp4")) as source:
+        frames = list(source)
+    assert len(frames) == 20 and frames[0].image.shape == (540, 960, 3)
+
+
+def test_folder_source_skips_and_counts_unreadable_images(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "b.jpg").write_bytes(b"broken")
+    cv2.imwrite(str(tmp_path / "c.png"), np.ones((8, 8, 3), np.uint8))
+    source = open_source(str(tmp_path))
+    assert isinstance(source, FolderSource)
+    frames = list(source)
+    assert [f.name.split("/")[-1] for f in frames] == ["a.png", "c.png"] and source.skipped == 1
+
+
+def test_bad_sources_are_clear_errors(tmp_path):
+    with pytest.raises(EdgeError, match="unknown source"):
+        open_source("nothing-here")
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(EdgeError, match="cannot open video"):
+        open_source(str(bad))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EdgeError, match="no images"):
+        open_source(str(tmp_path / "empty"))
