@@ -49,15 +49,19 @@ def plot_variants(results: list[VariantResult], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [r.variant for r in results]
+    timed = [r for r in results if r.latency is not None]  # Keras is not timed: no bar, not a zero
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     panels = [
-        ("accuracy (%)", [r.evaluation.accuracy * 100 for r in results]),
-        ("size (KiB)", [(r.size_bytes or 0) / 1024 for r in results]),
-        ("p50 latency (ms)", [r.latency.p50_ms if r.latency else 0 for r in results]),
+        ("accuracy (%)", results, [r.evaluation.accuracy * 100 for r in results]),
+        ("size (KiB)", results, [(r.size_bytes or 0) / 1024 for r in results]),
+        (
+            f"p50 invoke latency (ms), {timed[0].latency.threads if timed else 0} threads",
+            timed,
+            [r.latency.p50_ms for r in timed],
+        ),
     ]
-    for ax, (title, values) in zip(axes, panels):
-        bars = ax.bar(names, values, color=["#777", "#3a7", "#37c", "#c73"][: len(names)])
+    for ax, (title, rows, values) in zip(axes, panels):
+        bars = ax.bar([r.variant for r in rows], values, color=["#777", "#3a7", "#37c", "#c73"][: len(rows)])
         ax.set_title(title)
         ax.bar_label(bars, fmt="%.3g", fontsize=8)
         if title.startswith("accuracy"):
