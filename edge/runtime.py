@@ -136,14 +136,6 @@ class Runtime:
         plural = "s" if self.threads != 1 else ""
         return f"{self.name} {self.version}, {self.threads} thread{plural}"
 
-    def ops(self) -> list[dict]:
-        """Operator list (name, inputs, outputs) when the interpreter exposes it, else empty."""
-        getter = getattr(self.interpreter, "_get_ops_details", None)
-        try:
-            return list(getter()) if getter else []
-        except Exception:  # pragma: no cover - private API of some runtime versions
-            return []
-
     def invoke(self, *inputs: np.ndarray) -> list[np.ndarray]:
         """Run the model once on ready-made input tensors; returns the raw outputs."""
         for info, array in zip(self.inputs, inputs):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import glob
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -32,7 +32,7 @@ class Frame:
 
 
 class Source:
-    """Base: a context manager yielding frames; ``kind`` says whether it is live."""
+    """Base: a context manager yielding frames; ``live`` says whether it is a live camera or stream."""
 
     live = False
 
@@ -102,15 +102,7 @@ class SyntheticSource(Source):
             v[0] = -v[0]
         if y0 + v[1] < 0 or y1 + v[1] > self.height:
             v[1] = -v[1]
-        moved = type(shape)(
-            shape.name,
-            shape.cx + v[0],
-            shape.cy + v[1],
-            shape.radius,
-            shape.angle + spin,
-            shape.aspect,
-            shape.color,
-        )
+        moved = replace(shape, cx=shape.cx + v[0], cy=shape.cy + v[1], angle=shape.angle + spin)
         return moved, v
 
 
