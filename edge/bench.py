@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,9 +27,6 @@ class Latency:
     min_ms: float
     max_ms: float
     std_ms: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def random_inputs(runtime: Runtime, seed: int = 0) -> list[np.ndarray]:

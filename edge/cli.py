@@ -4,8 +4,10 @@ verbs (train, export, demo) load ``train`` lazily and say how to install it when
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -98,16 +100,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.sinks import JsonlSink, VideoSink
     from edge.sources import open_source
 
-    video = VideoSink(args.save) if args.save else None
-    with _load(args) as task, open_source(args.source, frames=args.frames, seed=args.seed) as source:
-        jsonl = JsonlSink(args.jsonl) if args.jsonl else None
-        try:
-            summary = run(task, source, video=video, jsonl=jsonl)
-        finally:
-            if video is not None:
-                video.close()
-            if jsonl is not None:
-                jsonl.close()
+    with contextlib.ExitStack() as stack:  # every output is closed, whatever ends the run
+        video = stack.enter_context(VideoSink(args.save)) if args.save else None
+        task = stack.enter_context(_load(args))
+        source = stack.enter_context(open_source(args.source, frames=args.frames, seed=args.seed))
+        jsonl = stack.enter_context(JsonlSink(args.jsonl)) if args.jsonl else None
+        summary = run(task, source, video=video, jsonl=jsonl)
         label = task.runtime.label
     out = sys.stderr if args.jsonl == "-" else sys.stdout
     print(f"{args.model} on {args.source} ({label})", file=out)
@@ -209,8 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (kill, systemd) ends a run like Ctrl-C does: outputs are closed, then exit 130."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    with contextlib.suppress(ValueError):  # not the main thread (embedded use): leave signals alone
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _stop_on_sigterm()
     try:
         return args.func(args)
     except EdgeError as exc:

@@ -116,7 +116,6 @@ class VideoSource(Source):
         if not self.capture.isOpened():
             what = f"camera {target}" if isinstance(target, int) else f"video {target}"
             raise EdgeError(f"cannot open {what}: check the path or device, and that OpenCV can decode it")
-        self.skipped = 0
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0

@@ -180,3 +180,38 @@ def test_run_on_a_video_file(assets, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert len(jsonl.read_text().splitlines()) == 20
+
+
+def test_sigterm_mid_run_leaves_a_playable_video_and_whole_jsonl_lines(trained, tmp_path):
+    import signal
+    import time
+
+    video, jsonl = tmp_path / "t.mp4", tmp_path / "t.jsonl"
+    cmd = [
+        sys.executable,
+        "-m",
+        "edge.cli",
+        "run",
+        str(trained["models"]["int8"]),
+        "--source",
+        "synthetic",
+        "--frames",
+        "1000000",
+        "--save",
+        str(video),
+        "--jsonl",
+        str(jsonl),
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not jsonl.exists() or jsonl.stat().st_size < 2000):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    lines = jsonl.read_text().splitlines()
+    assert len(lines) > 3 and all(json.loads(line)["task"] == "classify" for line in lines)
+    cap = cv2.VideoCapture(str(video))
+    frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    assert cap.read()[0] and frames >= len(lines) - 1
+    cap.release()
