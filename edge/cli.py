@@ -172,11 +172,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_train_handler("train"))
 
-    p = sub.add_parser("export", help="convert a trained run to .tflite files with embedded metadata")
-    p.add_argument("run", type=Path, help="run folder written by 'edgesight train'")
-    p.add_argument("--quant", default="float32,int8", help="comma-separated modes (default float32,int8)")
-    p.add_argument("--out", type=Path, help="output folder (default RUN/models)")
-    p.add_argument("--calib-samples", type=int, default=200, help="calibration images for int8 (default 200)")
+    p = sub.add_parser(
+        "export",
+        help="convert a trained run, .keras or SavedModel to .tflite in each quantization mode, "
+        "check every variant and gate on accuracy",
+    )
+    p.add_argument("model", type=Path, help="run folder (edgesight train), .keras file or SavedModel folder")
+    p.add_argument(
+        "--quant",
+        default="float32,int8",
+        help="comma-separated modes of the export table (float32, float16, dynamic, int8, ...) or 'all' "
+        "(default float32,int8; README lists every mode)",
+    )
+    p.add_argument("--out", type=Path, help="output folder (default RUN/models or NAME-tflite)")
+    p.add_argument("--val", type=Path, help="labelled images (class subfolders) to check variants on")
+    p.add_argument("--calib", type=Path, help="images to calibrate int8/int16x8 modes with (any layout)")
+    p.add_argument("--calib-samples", type=int, default=200, help="calibration images (default 200)")
+    p.add_argument("--labels", type=Path, help="labels file for a .keras/SavedModel (default: --val folders)")
+    p.add_argument("--mean", type=_floats, help="input normalisation mean of a .keras/SavedModel")
+    p.add_argument("--std", type=_floats, help="input normalisation std of a .keras/SavedModel")
+    p.add_argument(
+        "--max-drop",
+        type=float,
+        default=1.0,
+        help="refuse a variant losing more top-1 points than this against float (default 1.0)",
+    )
+    p.add_argument("--threads", type=int, default=2, help="interpreter threads for the latency check")
     p.set_defaults(func=_train_handler("export"))
 
     p = sub.add_parser("eval", help="top-1 accuracy of a .tflite on an image folder")

@@ -13,12 +13,14 @@ from edge.tasks.classify import Classifier
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """Top-1 accuracy, the confusion matrix (rows: truth, columns: prediction) and predictions."""
+    """Top-1 accuracy, the confusion matrix (rows: truth, columns: prediction), predictions and, when
+    kept, every image's class probabilities (in the model's class order)."""
 
     class_names: tuple[str, ...]
     labels: np.ndarray
     predictions: np.ndarray
     confusion: np.ndarray
+    scores: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -64,11 +66,18 @@ def evaluate_classifier(task: Classifier, folder: ImageFolder) -> Evaluation:
     to_folder = {int(m): f for f, m in enumerate(to_model)}
     labels = np.array(folder.labels, dtype=np.int64)
     predictions = np.empty(len(folder), dtype=np.int64)
+    scores = np.empty((len(folder), task.spec.num_classes), dtype=np.float32)
     for i, path in enumerate(folder.paths):
         tensor, _ = task.prepare(read_image(path))
-        scores = task.scores(task.runtime.invoke(tensor))
-        predictions[i] = to_folder.get(int(np.argmax(scores)), -1)
-    n = len(folder.class_names)
+        scores[i] = task.scores(task.runtime.invoke(tensor))
+        predictions[i] = to_folder.get(int(np.argmax(scores[i])), -1)
+    return evaluation_of(folder.class_names, labels, predictions, scores)
+
+
+def evaluation_of(
+    class_names: tuple[str, ...], labels: np.ndarray, predictions: np.ndarray, scores: np.ndarray | None
+) -> Evaluation:
+    """An Evaluation from folder-order labels and predictions (-1: a class outside the folder's)."""
     valid = predictions >= 0  # a prediction outside the folder's classes counts as wrong
-    confusion = confusion_matrix(labels[valid], predictions[valid], n)
-    return Evaluation(folder.class_names, labels, predictions, confusion)
+    confusion = confusion_matrix(labels[valid], predictions[valid], len(class_names))
+    return Evaluation(class_names, labels, predictions, confusion, scores)

@@ -29,6 +29,9 @@ BUILTIN_NAMES = {
 }
 
 
+CUSTOM_CODE = 32
+
+
 class _ModelF:
     OPERATOR_CODES = 1
     SUBGRAPHS = 2
@@ -57,16 +60,17 @@ class Op:
     name: str
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
+    builtin: bool = True  # False for custom ops (Flex ops included)
 
 
-def _op_name(code: Table) -> str:
+def _op_name(code: Table) -> tuple[str, bool]:
     builtin = max(
         int(code.scalar(_OperatorCodeF.DEPRECATED_BUILTIN_CODE, "<b")),
         int(code.scalar(_OperatorCodeF.BUILTIN_CODE, "<i")),
     )
-    if builtin == 32:  # CUSTOM
-        return code.string(_OperatorCodeF.CUSTOM_CODE) or "CUSTOM"
-    return BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}")
+    if builtin == CUSTOM_CODE:
+        return code.string(_OperatorCodeF.CUSTOM_CODE) or "CUSTOM", False
+    return BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}"), True
 
 
 def read_ops(content: bytes) -> tuple[Op, ...]:
@@ -79,9 +83,14 @@ def read_ops(content: bytes) -> tuple[Op, ...]:
     ops = []
     for op in subgraphs[0].tables(_SubGraphF.OPERATORS):
         index = int(op.scalar(_OperatorF.OPCODE_INDEX, "<I"))
-        name = names[index] if index < len(names) else f"OPCODE_{index}"
+        name, builtin = names[index] if index < len(names) else (f"OPCODE_{index}", True)
         ops.append(
-            Op(name, tuple(op.scalars(_OperatorF.INPUTS, "<i")), tuple(op.scalars(_OperatorF.OUTPUTS, "<i")))
+            Op(
+                name,
+                tuple(op.scalars(_OperatorF.INPUTS, "<i")),
+                tuple(op.scalars(_OperatorF.OUTPUTS, "<i")),
+                builtin,
+            )
         )
     return tuple(ops)
 

@@ -37,15 +37,22 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> dict:
-    """A tiny real run: generated shapes, a few epochs of training, float32 and int8 exports."""
+    """A tiny real run: generated shapes, a few epochs of training, every export mode, checked and gated."""
     from train.data import generate_shapes
-    from train.export import MODES_BY_NAME, export_run
+    from train.export import parse_modes
+    from train.export_job import export
+    from train.export_source import open_export_source
     from train.fit import train
 
     base = tmp_path_factory.mktemp("run")
     data = generate_shapes(base / "data", per_class=200, val_per_class=30, seed=3)
     info = train(data, base / "run", epochs=15, size=48, batch_size=16, seed=3)
-    exported = export_run(
-        base / "run", [MODES_BY_NAME["float32"], MODES_BY_NAME["int8"]], base / "models", 64
+    outcome = export(
+        open_export_source(base / "run"),
+        parse_modes("all"),
+        base / "models",
+        calib_samples=64,
+        latency_runs=20,
     )
-    return {"data": data, "run": base / "run", "info": info, "models": {e.mode: e.path for e in exported}}
+    models = {m.name: outcome.path_of(m.name) for m in outcome.modes}
+    return {"data": data, "run": base / "run", "info": info, "models": models, "outcome": outcome}

@@ -71,7 +71,7 @@ def test_unknown_quant_mode_suggests_the_closest(trained):
 
 
 def test_export_of_a_folder_without_a_model(tmp_path):
-    assert_one_line_error(run_cli("export", tmp_path), "not a trained run")
+    assert_one_line_error(run_cli("export", tmp_path), "neither a run folder", "nor a SavedModel")
 
 
 def test_training_verbs_without_tensorflow_say_how_to_install(tmp_path):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
+import sys
 from pathlib import Path
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the terminal
 
 from edge.errors import EdgeError
 
@@ -35,15 +33,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from train.export import export_run, parse_modes
+def default_out(model: Path) -> Path:
+    """RUN/models for a run folder; NAME-tflite beside a .keras file or SavedModel."""
+    model = Path(model)
+    if model.is_dir() and (model / "run.json").is_file():
+        return model / "models"
+    return model.with_name(f"{model.stem if model.is_file() else model.name}-tflite")
 
-    modes = parse_modes(args.quant)
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from train.export import parse_modes
+    from train.export_source import open_export_source
+
+    modes = parse_modes(args.quant)  # flags first: a typo fails before TensorFlow loads
     if args.calib_samples < 1:
         raise EdgeError(f"--calib-samples must be 1 or more, got {args.calib_samples}")
-    for e in export_run(args.run, modes, args.out, args.calib_samples):
-        print(f"{e.mode:8s} {e.path}  {e.size_bytes / 1024:.1f} KiB")
-    return 0
+    if args.max_drop < 0:
+        raise EdgeError(f"--max-drop must be 0 or more points, got {args.max_drop}")
+    source = open_export_source(args.model, args.labels, args.mean, args.std, args.val, args.calib)
+    from train.export_job import export
+    from train.report import table_rows, text_table
+
+    out = args.out or default_out(args.model)
+    outcome = export(source, modes, out, args.calib_samples, args.max_drop, args.threads)
+    verdicts = {v.variant: v for v in outcome.verdicts}
+    print()
+    print(text_table(table_rows([outcome.reference, *outcome.variants], verdicts)))
+    print(f"\nreport: {out / 'report.md'}, {out / 'report.html'}, {out / 'export.json'}")
+    for v in outcome.refused:
+        print(f"edgesight: refused {v.variant}: {v.reason}", file=sys.stderr)
+    return 1 if outcome.refused else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

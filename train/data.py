@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from edge.errors import EdgeError
-from edge.imagefolder import ImageFolder, read_image, scan_image_folder
+from edge.imagefolder import IMAGE_EXTENSIONS, ImageFolder, is_image, read_image, scan_image_folder
 from edge.preprocess import resize
 from edge.shapes import CLASSES, render_sample
 
@@ -99,10 +99,15 @@ def load_split(data_dir: Path, val_split: float = 0.2, seed: int = 0) -> Split:
     )
 
 
+def load_input(path: str | Path, height: int, width: int, channels: int = 3) -> np.ndarray:
+    """An image resized (stretch) to the model's input, RGB (or grey) uint8: the device's preprocessing."""
+    image, _ = resize(read_image(path), height, width, "stretch")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[..., None] if channels == 1 else image[..., ::-1].copy()
+
+
 def load_rgb(path: str | Path, size: int) -> np.ndarray:
-    """An image resized (stretch) to size x size, RGB uint8: the device's preprocessing."""
-    image, _ = resize(read_image(path), size, size, "stretch")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    """An image resized (stretch) to size x size, RGB uint8."""
+    return load_input(path, size, size)
 
 
 def normalize(x):
@@ -142,10 +147,42 @@ def _augment(image, label):
     return tf.clip_by_value(x, 0.0, 255.0), label
 
 
-def calibration_images(folder: ImageFolder, size: int, count: int, seed: int = 0) -> np.ndarray:
-    """Up to ``count`` normalised float32 images (N, size, size, 3) for int8 calibration."""
-    if len(folder) == 0:
-        raise EdgeError("no images to calibrate with")
-    rng = np.random.default_rng(seed)
-    pick = rng.permutation(len(folder))[: max(1, count)]
-    return np.stack([normalize(load_rgb(folder.paths[i], size).astype(np.float32)) for i in pick])
+def list_images(root: Path) -> list[Path]:
+    """Every image file under ``root`` (recursively, sorted): a flat folder or class subfolders."""
+    root = Path(root)
+    if not root.is_dir():
+        raise EdgeError(f"calibration folder not found: {root}")
+    return sorted(p for p in root.rglob("*") if is_image(p) and not p.name.startswith("."))
+
+
+def calibration_set(
+    paths: list[Path],
+    height: int,
+    width: int,
+    channels: int,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    count: int,
+    seed: int = 0,
+    where: str = "the calibration images",
+) -> np.ndarray:
+    """Up to ``count`` readable images, normalised float32 (N, H, W, C); unreadable files are skipped.
+
+    No readable image at all is an ``EdgeError`` naming ``where``.
+    """
+    if not paths:
+        exts = ", ".join(sorted(IMAGE_EXTENSIONS))
+        raise EdgeError(f"no images in {where} ({exts})")
+    order = np.random.default_rng(seed).permutation(len(paths))
+    images, unreadable = [], 0
+    for i in order:
+        if len(images) >= count:
+            break
+        try:
+            images.append(load_input(paths[i], height, width, channels))
+        except EdgeError:
+            unreadable += 1
+    if not images:
+        raise EdgeError(f"none of the {unreadable} image files in {where} could be decoded")
+    x = np.stack(images).astype(np.float32)
+    return (x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)

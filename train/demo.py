@@ -1,7 +1,7 @@
 """``edgesight demo``: the whole job on the built-in data, end to end, in one run folder.
 
-data -> train -> export float32 + int8 -> evaluate all three side by side -> latency -> live run of the
-int8 model on the synthetic camera -> report.md / report.html / summary.json.
+data -> train -> export float32 + int8, each checked through edge beside Keras (accuracy, latency, gate)
+-> live run of the int8 model on the synthetic camera -> report.md / report.html / summary.json.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from edge.sinks import JsonlSink, VideoSink
 from edge.sources import SyntheticSource
 from edge.tasks import load
 from train.data import generate_shapes, load_split
-from train.evaluate import VariantResult, evaluate_keras, evaluate_tflite
-from train.export import MODES_BY_NAME, export_run
+from train.export import MODES_BY_NAME
+from train.export_job import export
+from train.export_source import open_export_source
 from train.fit import train
 from train.report import table_rows, text_table, write_report
 
@@ -28,15 +29,13 @@ THREADS = 2
 
 
 def _step(n: int, text: str) -> None:
-    print(f"\n[{n}/7] {text}", flush=True)
+    print(f"\n[{n}/5] {text}", flush=True)
 
 
 def run_demo(
     out: Path, epochs: int = 20, size: int = 64, images_per_class: int = 800, frames: int = 300, seed: int = 0
 ) -> dict:
     """Run every step; returns the summary written to ``out/summary.json``."""
-    import keras
-
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     _step(1, "built-in dataset: coloured shapes over textured, noisy backgrounds")
@@ -51,21 +50,19 @@ def run_demo(
     info = train(data, out / "run", epochs=epochs, size=size, seed=seed)
 
     _step(3, "exporting float32 and int8 (uint8 input) .tflite with embedded labels and preprocessing")
-    exported = export_run(out / "run", [MODES_BY_NAME["float32"], MODES_BY_NAME["int8"]], out / "models")
-    for e in exported:
-        print(f"{e.path}  {e.size_bytes / 1024:.1f} KiB")
+    print(f"each variant is evaluated through edge on the validation split and timed ({THREADS} threads)")
+    outcome = export(
+        open_export_source(out / "run"),
+        [MODES_BY_NAME["float32"], MODES_BY_NAME["int8"]],
+        out / "models",
+        threads=THREADS,
+    )
+    results = [outcome.reference, *outcome.variants]
+    for v in outcome.refused:
+        print(f"refused {v.variant}: {v.reason}")
 
-    _step(4, "evaluating Keras, float32 and int8 on the validation split (tflite through edge)")
-    keras_model = keras.models.load_model(out / "run" / "model.keras")
-    keras_eval = evaluate_keras(keras_model, split.val, info.size)
-    results = [VariantResult("keras", keras_eval, (out / "run" / "model.keras").stat().st_size, None, 1.0)]
-
-    _step(5, f"measuring invoke latency ({THREADS} threads)")
-    for e in exported:
-        results.append(evaluate_tflite(e.path, split.val, threads=THREADS, keras=keras_eval))
-
-    _step(6, "live run of the int8 model on the synthetic camera")
-    int8 = next(e.path for e in exported if e.mode == "int8")
+    _step(4, "live run of the int8 model on the synthetic camera")
+    int8 = outcome.path_of("int8")
     samples: list[Path] = []
 
     def keep_samples(frame, result) -> None:
@@ -85,7 +82,7 @@ def run_demo(
     for line in live.lines():
         print(line)
 
-    _step(7, "report")
+    _step(5, "report")
     accuracy = {r.variant: r.evaluation.accuracy for r in results}
     extra = {
         "runtime": runtime_label,
@@ -101,6 +98,7 @@ def run_demo(
             "int8_accuracy_at_least_0.97": accuracy["int8"] >= 0.97,
             "int8_within_1_point_of_float32": accuracy["float32"] - accuracy["int8"] <= 0.01,
             "live_agreement_at_least_0.95": (live.truth_agreement or 0.0) >= 0.95,
+            "no_variant_refused": not outcome.refused,
         },
         "seconds": round(time.perf_counter() - start, 1),
     }

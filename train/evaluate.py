@@ -1,7 +1,7 @@
 """Side-by-side evaluation: the Keras model and its ``.tflite`` variants on the same validation images.
 
 The ``.tflite`` files are evaluated through ``edge`` (the device code path); the Keras model sees the
-same decoded and resized pixels through ``train.data``.
+same decoded, resized and normalised pixels (``train.data.load_input``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from edge.bench import Latency, measure_invoke
-from edge.evaluate import Evaluation, confusion_matrix, evaluate_classifier
+from edge.evaluate import Evaluation, evaluate_classifier, evaluation_of, folder_to_model_ids
 from edge.imagefolder import ImageFolder
 from edge.tasks import load
-from train.data import make_dataset
+from train.data import load_input
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,11 @@ class VariantResult:
     size_bytes: int | None
     latency: Latency | None
     agreement: float | None
+
+    def per_class_change(self, reference: Evaluation) -> dict[str, float]:
+        """Accuracy change per class against the reference, in percentage points."""
+        ref = reference.per_class()
+        return {name: round((acc - ref[name]) * 100, 2) for name, acc in self.evaluation.per_class().items()}
 
     def summary(self) -> dict:
         lat = self.latency
@@ -42,22 +47,43 @@ class VariantResult:
         }
 
 
-def evaluate_keras(model, folder: ImageFolder, size: int, batch_size: int = 64) -> Evaluation:
-    """Top-1 of a Keras model on an image folder."""
-    probs = model.predict(make_dataset(folder, size, batch_size, training=False), verbose=0)
-    labels = np.array(folder.labels, dtype=np.int64)
-    predictions = probs.argmax(axis=1).astype(np.int64)
-    n = len(folder.class_names)
-    return Evaluation(folder.class_names, labels, predictions, confusion_matrix(labels, predictions, n))
+def evaluate_keras(
+    model,
+    folder: ImageFolder,
+    labels: tuple[str, ...],
+    height: int,
+    width: int,
+    channels: int,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    batch_size: int = 64,
+) -> Evaluation:
+    """Top-1 of a Keras model on an image folder, with every image's scores."""
+    to_model = folder_to_model_ids(folder, labels, len(labels))
+    to_folder = {int(m): f for f, m in enumerate(to_model)}
+    mean_a, std_a = np.asarray(mean, np.float32), np.asarray(std, np.float32)
+    batches = []
+    for start in range(0, len(folder), batch_size):
+        chunk = folder.paths[start : start + batch_size]
+        x = np.stack([load_input(p, height, width, channels) for p in chunk]).astype(np.float32)
+        batches.append(np.asarray(model.predict_on_batch((x - mean_a) / std_a), dtype=np.float32))
+    scores = np.concatenate(batches)
+    predictions = np.array([to_folder.get(int(i), -1) for i in scores.argmax(axis=1)], dtype=np.int64)
+    return evaluation_of(folder.class_names, np.array(folder.labels, np.int64), predictions, scores)
 
 
 def evaluate_tflite(
-    path: Path, folder: ImageFolder, threads: int = 2, runs: int = 100, keras: Evaluation | None = None
+    path: Path,
+    folder: ImageFolder,
+    threads: int = 2,
+    runs: int = 100,
+    keras: Evaluation | None = None,
+    name: str | None = None,
 ) -> VariantResult:
     """Accuracy through edge, plus invoke latency on the same runtime and thread count."""
     with load(path, threads=threads) as task:
         evaluation = evaluate_classifier(task, folder)
         latency = measure_invoke(task.runtime, runs=runs, warmup=10)
     agreement = float(np.mean(evaluation.predictions == keras.predictions)) if keras is not None else None
-    name = Path(path).stem.removeprefix("model_")
+    name = name or Path(path).stem.removeprefix("model_")
     return VariantResult(name, evaluation, Path(path).stat().st_size, latency, agreement)

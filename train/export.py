@@ -6,11 +6,9 @@ standard TFLite metadata, and is loaded once through ``edge`` before it is repor
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
-import sys
-import tempfile
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +20,16 @@ from edge.metadata import read_model_file
 from edge.runtime import Runtime
 from edge.spec import read_spec
 from train.metadata_writer import ClassifierMetadata, embed
+from train.quiet import captured_output
 
 
 @dataclass(frozen=True)
 class QuantMode:
-    """One row of the export table."""
+    """One row of the export table: converter settings, file name, I/O types and what it needs."""
 
     name: str
     description: str
+    io: str  # input/output tensor type of the written model
     needs_calibration: bool
     configure: Callable[[object, Callable[[], Iterator[list[np.ndarray]]] | None], None]
 
@@ -64,21 +64,44 @@ def _dynamic(converter, _calib) -> None:
     converter._experimental_disable_per_channel_quantization_for_dense_layers = True
 
 
-def _int8(converter, calib) -> None:
+def _full_integer(io: str | None) -> Callable[[object, object], None]:
+    """Full-integer int8 weights and activations; ``io`` is the I/O type (None keeps float I/O)."""
+
+    def configure(converter, calib) -> None:
+        import tensorflow as tf
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = calib
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if io is not None:
+            converter.inference_input_type = getattr(tf, io)
+            converter.inference_output_type = getattr(tf, io)
+
+    return configure
+
+
+def _int16x8(converter, calib) -> None:
     import tensorflow as tf
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = calib
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.uint8
-    converter.inference_output_type = tf.uint8
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+    ]
 
 
 QUANT_MODES: tuple[QuantMode, ...] = (
-    QuantMode("float32", "float32 weights and activations", False, _float32),
-    QuantMode("float16", "float16 weights, float32 compute", False, _float16),
-    QuantMode("dynamic", "int8 weights, float activations (dynamic range)", False, _dynamic),
-    QuantMode("int8", "full integer int8, uint8 input and output", True, _int8),
+    QuantMode("float32", "float32 weights and activations", "float32", False, _float32),
+    QuantMode("float16", "float16 weights, float32 compute", "float32", False, _float16),
+    QuantMode("dynamic", "int8 weights, float activations (dynamic range)", "float32", False, _dynamic),
+    QuantMode("int8", "full integer int8, uint8 input and output", "uint8", True, _full_integer("uint8")),
+    QuantMode("int8-int8io", "full integer int8, int8 input and output", "int8", True, _full_integer("int8")),
+    QuantMode(
+        "int8-floatio", "full integer int8, float input and output", "float32", True, _full_integer(None)
+    ),
+    QuantMode(
+        "int16x8", "int16 activations, int8 weights, float input and output", "float32", True, _int16x8
+    ),
 )
 MODES_BY_NAME = {m.name: m for m in QUANT_MODES}
 
@@ -122,39 +145,31 @@ def batch_one(model):
     return keras.Model(inputs, model(inputs), name=model.name)
 
 
-class _Log:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.kept = False
-
-    def keep(self) -> None:
-        self.kept = True
+_UNSUPPORTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+_OP_LOCATION = re.compile(r'fused\["(\w+):", "([^"@]+)@')
 
 
-@contextlib.contextmanager
-def captured_output() -> Iterator[_Log]:
-    """Send the converter's stdout/stderr chatter (Python and native) to a temporary log file;
-    the file is deleted unless ``keep()`` was called (on failure)."""
-    fd, name = tempfile.mkstemp(prefix="edgesight-convert-", suffix=".log")
-    log = _Log(Path(name))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    try:
-        os.dup2(fd, 1)
-        os.dup2(fd, 2)
-        with contextlib.redirect_stdout(sys.stderr):
-            yield log
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
-        os.close(fd)
-        if not log.kept:
-            log.path.unlink(missing_ok=True)
+def unsupported_ops(message: str) -> dict[str, str | None]:
+    """TensorFlow ops the builtin TFLite set lacks, named in a converter error -> the layer using each."""
+    layers = {}
+    for op, path in _OP_LOCATION.findall(message):
+        parts = path.split("/")
+        layers.setdefault(op, parts[-2] if len(parts) > 1 else None)
+    return {op: layers.get(op) for op in dict.fromkeys(_UNSUPPORTED_OP.findall(message))}
+
+
+def _conversion_error(mode: QuantMode, error: Exception, log: Path) -> EdgeError:
+    text = str(error).strip()
+    ops = unsupported_ops(text)
+    if ops:
+        names = ", ".join(f"{op} (in layer {layer})" if layer else op for op, layer in ops.items())
+        return EdgeError(
+            f"cannot export {mode.name}: the TFLite builtin op set lacks {names}; rewrite that part of the "
+            "model with supported ops (https://ai.google.dev/edge/litert/models/ops_compatibility): "
+            "SELECT_TF_OPS would need the Flex delegate, which device runtimes do not ship"
+        )
+    first = text.splitlines()[0] if text else type(error).__name__
+    return EdgeError(f"conversion to {mode.name} failed: {first} (converter log: {log})")
 
 
 def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
@@ -166,7 +181,7 @@ def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
             yield [image[None].astype(np.float32)]
 
     if mode.needs_calibration and (calibration is None or len(calibration) == 0):
-        raise EdgeError(f"mode {mode.name} needs calibration images")
+        raise EdgeError(f"mode {mode.name} needs calibration images: pass --calib DIR")
     with captured_output() as log:
         try:
             converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -175,8 +190,7 @@ def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
         except Exception as exc:  # the converter raises many types; keep its first line and the log
             log.keep()
             error = exc
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    raise EdgeError(f"conversion to {mode.name} failed: {first} (converter log: {log.path})") from error
+    raise _conversion_error(mode, error, log.path) from error
 
 
 def write_model(
@@ -186,47 +200,19 @@ def write_model(
     metadata: ClassifierMetadata,
     calibration: np.ndarray | None,
 ) -> Exported:
-    """Convert, embed metadata, write, and load it back through edge to check the spec."""
+    """Convert, embed metadata, write (atomically), and load it back through edge to check the spec."""
     content = embed(convert(keras_model, mode, calibration), metadata)
     path = out_dir / mode.filename()
-    path.write_bytes(content)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_bytes(content)
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from exc
     model_file = read_model_file(path)
     with Runtime(model_file.content) as rt:
         spec = read_spec(model_file, rt)
         if spec.labels != metadata.labels:
             raise EdgeError(f"{path}: labels read back do not match the labels written")
     return Exported(mode.name, path, len(content))
-
-
-def export_run(
-    run_dir: Path, modes: list[QuantMode], out_dir: Path | None = None, calib_samples: int = 200
-) -> list[Exported]:
-    """Export a trained run folder in each mode; calibration images come from the run's training split."""
-    from train.data import calibration_images, load_split
-    from train.fit import load_run
-
-    info = load_run(run_dir)
-    import keras  # after the run folder is checked
-
-    out_dir = Path(out_dir) if out_dir else Path(run_dir) / "models"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    model = batch_one(keras.models.load_model(Path(run_dir) / "model.keras"))
-    calibration = None
-    if any(m.needs_calibration for m in modes):
-        split = load_split(Path(info.data), info.val_split, info.seed)
-        calibration = calibration_images(split.train, info.size, calib_samples, info.seed)
-    written = []
-    for mode in modes:
-        metadata = ClassifierMetadata(
-            name=f"edgesight {info.model} ({mode.name})",
-            description=f"Image classifier over {len(info.class_names)} classes, trained by edgesight; "
-            f"{mode.description}.",
-            labels=info.class_names,
-            mean=info.mean,
-            std=info.std,
-            width=info.size,
-            height=info.size,
-            quantization=mode.name,
-        )
-        written.append(write_model(model, mode, out_dir, metadata, calibration))
-    return written

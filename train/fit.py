@@ -15,6 +15,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 from train.data import MEAN, STD, load_split, make_dataset
 from train.models import build_model
+from train.quiet import import_tensorflow
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def train(
     split = load_split(data_dir, val_split, seed)
     if len(split.class_names) < 2:
         raise EdgeError(f"{data_dir} has one class: a classifier needs at least two class subfolders")
-    import keras  # after the inputs are checked: a bad folder fails fast, before TensorFlow loads
+    import_tensorflow()  # after the inputs are checked: a bad folder fails fast, before TensorFlow loads
+    import keras
 
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = run_dir / "checkpoints"

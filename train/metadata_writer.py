@@ -64,6 +64,7 @@ class ClassifierMetadata:
         return {
             "schema": 1,
             "task": "classify",
+            "layout": "class_scores",
             "scores": self.scores,
             "resize": self.resize,
             "color": self.color,

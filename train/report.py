@@ -5,17 +5,25 @@ from __future__ import annotations
 import base64
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from train.evaluate import VariantResult
+from train.export_job import ExportOutcome, write_summary
+
+PALETTE = ("#777", "#3a7", "#37c", "#c73", "#a4c", "#5bb", "#db3", "#c44")
 
 
-def table_rows(results: list[VariantResult]) -> list[list[str]]:
+def table_rows(results: list[VariantResult], verdicts: dict | None = None) -> list[list[str]]:
+    """Header + one row per result; with ``verdicts`` (variant -> Verdict) a verdict column too."""
     rows = [["variant", "accuracy", "size", "p50 latency", "agreement with keras", "runtime"]]
+    if verdicts is not None:
+        rows[0].append("verdict")
     for r in results:
         s = r.summary()
+        verdict = verdicts.get(r.variant) if verdicts is not None else None
         rows.append(
             [
                 r.variant,
@@ -26,6 +34,8 @@ def table_rows(results: list[VariantResult]) -> list[list[str]]:
                 f"{s['runtime']}, {s['threads']} threads" if s["runtime"] else "Keras (TensorFlow)",
             ]
         )
+        if verdicts is not None:
+            rows[-1].append("reference" if verdict is None else "ok" if verdict.accepted else "REFUSED")
     return rows
 
 
@@ -50,9 +60,9 @@ def plot_variants(results: list[VariantResult], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     timed = [r for r in results if r.latency is not None]  # Keras is not timed: no bar, not a zero
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     panels = [
-        ("accuracy (%)", results, [r.evaluation.accuracy * 100 for r in results]),
+        ("top-1 accuracy (%)", results, [r.evaluation.accuracy * 100 for r in results]),
         ("size (KiB)", results, [(r.size_bytes or 0) / 1024 for r in results]),
         (
             f"p50 invoke latency (ms), {timed[0].latency.threads if timed else 0} threads",
@@ -61,10 +71,12 @@ def plot_variants(results: list[VariantResult], path: Path) -> None:
         ),
     ]
     for ax, (title, rows, values) in zip(axes, panels):
-        bars = ax.bar([r.variant for r in rows], values, color=["#777", "#3a7", "#37c", "#c73"][: len(rows)])
-        ax.set_title(title)
+        colors = [PALETTE[i % len(PALETTE)] for i in range(len(rows))]
+        bars = ax.bar([r.variant for r in rows], values, color=colors)
+        ax.tick_params(axis="x", labelrotation=45 if len(rows) > 4 else 0, labelsize=8)
+        ax.set_title(title, fontsize=9)
         ax.bar_label(bars, fmt="%.3g", fontsize=8)
-        if title.startswith("accuracy"):
+        if title.startswith("top-1"):
             ax.set_ylim(min(values) - 5 if values else 0, 100.5)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -100,6 +112,48 @@ def _img(path: Path, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
+@dataclass(frozen=True)
+class Section:
+    """One part of a report page: an optional heading, table, bullet notes and images."""
+
+    heading: str | None = None
+    rows: list[list[str]] | None = None
+    notes: tuple[str, ...] = ()
+    images: tuple[Path, ...] = ()
+
+
+def write_pages(out: Path, title: str, sections: list[Section]) -> Path:
+    """report.md (images linked) and a self-contained report.html (images inlined); returns report.md."""
+    md = [f"# {title}", ""]
+    page = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}img{max-width:100%;margin:6px}</style>",
+        f"</head><body><h1>{html.escape(title)}</h1>",
+    ]
+    for sec in sections:
+        if sec.heading:
+            md += [f"## {sec.heading}", ""]
+            page.append(f"<h2>{html.escape(sec.heading)}</h2>")
+        if sec.rows:
+            md += [markdown_table(sec.rows), ""]
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in sec.rows[0])
+            body = "".join(
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in sec.rows[1:]
+            )
+            page.append(f"<table><tr>{head}</tr>{body}</table>")
+        if sec.notes:
+            md += [*[f"- {n}" for n in sec.notes], ""]
+            page.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in sec.notes) + "</ul>")
+        for image in sec.images:
+            md += [f"![{image.stem}]({image.name})", ""]
+            page.append(_img(image, image.stem))
+    page.append("</body></html>")
+    (out / "report.md").write_text("\n".join(md))
+    (out / "report.html").write_text("\n".join(page))
+    return out / "report.md"
+
+
 def write_report(
     out: Path,
     results: list[VariantResult],
@@ -107,42 +161,53 @@ def write_report(
     notes: list[str],
     sample_frames: list[Path],
 ) -> Path:
-    """Write summary.json, report.md, report.html (+ PNG plots) into ``out``; returns report.md."""
+    """The demo's summary.json, report.md, report.html (+ PNG plots) in ``out``; returns report.md."""
     plot_variants(results, out / "variants.png")
     confusion_of = next((r for r in results if r.variant == "int8"), results[-1])
     plot_confusion(confusion_of, out / "confusion.png")
     summary = {"variants": {r.variant: r.summary() for r in results}, **extra}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    rows = table_rows(results)
-    md = [
-        "# edgesight demo report",
-        "",
-        markdown_table(rows),
-        "",
-        *[f"- {n}" for n in notes],
-        "",
-        "![accuracy, size and latency](variants.png)",
-        "",
-        "![confusion matrix](confusion.png)",
-        "",
+    sections = [
+        Section(None, table_rows(results), tuple(notes), (out / "variants.png", out / "confusion.png")),
+        Section("Live run samples", images=tuple(sample_frames)),
     ]
-    md += ["## Live run samples", ""] + [f"![{p.stem}]({p.name})" for p in sample_frames]
-    (out / "report.md").write_text("\n".join(md) + "\n")
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-    page = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>edgesight demo report</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}img{max-width:100%;margin:6px}</style>",
-        "</head><body><h1>edgesight demo report</h1>",
-        f"<table><tr>{head}</tr>{body}</table><ul>",
-        *[f"<li>{html.escape(n)}</li>" for n in notes],
-        "</ul>",
-        _img(out / "variants.png", "accuracy, size and latency"),
-        _img(out / "confusion.png", "confusion matrix"),
-        "<h2>Live run samples</h2>",
-        *[_img(p, p.stem) for p in sample_frames],
-        "</body></html>",
+    return write_pages(out, "edgesight demo report", sections)
+
+
+def write_export_report(outcome: ExportOutcome) -> Path:
+    """export.json, report.md, report.html and variants.png beside the exported models."""
+    out = outcome.out_dir
+    results = [outcome.reference, *outcome.variants]
+    plot_variants(results, out / "variants.png")
+    write_summary(outcome)
+    verdicts = {v.variant: v for v in outcome.verdicts}
+    ref = outcome.reference.evaluation
+    names = ref.class_names
+    change_rows = [["variant", *names]]
+    for r in outcome.variants:
+        change = r.per_class_change(ref)
+        change_rows.append([r.variant, *[f"{change[n]:+.1f}" for n in names]])
+    s = outcome.source
+    lat = next((r.latency for r in outcome.variants if r.latency), None)
+    notes = [
+        f"Source: {s.kind} {s.path}; input {s.width}x{s.height}x{s.channels}, mean {list(s.mean)}, "
+        f"std {list(s.std)}, {len(s.labels)} labels.",
+        f"Validation: {len(s.val)} images from {s.val.root}, through edge (the device code path).",
+        f"Calibration: {outcome.calibration_images} images from {s.calib_from}."
+        if outcome.calibration_images
+        else "Calibration: none needed.",
+        f"Latency: invoke() p50 over {lat.runs} runs after {lat.warmup} warm-up runs, "
+        f"{lat.runtime} {lat.runtime_version}, {lat.threads} threads."
+        if lat
+        else "Latency: not measured.",
+        f"Gate: a variant is refused when its outputs are NaN, constant or collapsed to one class, or when "
+        f"its top-1 is more than {outcome.max_drop:g} points below the Keras float model.",
     ]
-    (out / "report.html").write_text("\n".join(page))
-    return out / "report.md"
+    refused = tuple(f"{v.variant}: {v.reason}" for v in outcome.refused)
+    sections = [
+        Section(None, table_rows(results, verdicts), tuple(notes), (out / "variants.png",)),
+        Section("Per-class top-1 change against Keras (points)", change_rows),
+    ]
+    if refused:
+        sections.append(Section("Refused", notes=refused))
+    return write_pages(out, f"edgesight export: {s.name}", sections)

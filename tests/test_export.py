@@ -1,0 +1,215 @@
+"""Export: every mode of the table, self-describing models, the accuracy gate and its refusals,
+bring-your-own .keras and SavedModel inputs, and bad input."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.errors import EdgeError
+from edge.graph import read_ops
+from edge.metadata import read_model_file
+from edge.runtime import Runtime
+from edge.spec import read_spec
+from tests.conftest import run_cli
+from tests.test_cli import assert_one_line_error
+from train.export import QUANT_MODES, parse_modes, unsupported_ops
+from train.export_job import export
+from train.export_source import open_export_source
+
+IO_DTYPES = {"float32": np.float32, "uint8": np.uint8, "int8": np.int8}
+
+
+def test_every_mode_is_batch_one_static_builtin_and_describes_itself(trained):
+    info = trained["info"]
+    assert set(trained["models"]) == {m.name for m in QUANT_MODES}
+    for mode in QUANT_MODES:
+        path = trained["models"][mode.name]
+        assert path.name.startswith(f"model_{mode.name}.tflite"), path
+        model = read_model_file(path)
+        assert all(op.builtin for op in read_ops(model.content)), mode.name
+        with Runtime(model.content) as rt:
+            inp, out = rt.inputs[0], rt.outputs[0]
+            assert list(inp.shape) == [1, 48, 48, 3] and list(inp.shape_signature) == [1, 48, 48, 3]
+            assert inp.dtype == IO_DTYPES[mode.io] and out.dtype == IO_DTYPES[mode.io], mode.name
+            spec = read_spec(model, rt)
+        assert spec.labels == info.class_names and spec.labels_from == "metadata"
+        assert spec.input.mean == (127.5,) and spec.input.std == (127.5,)
+        assert spec.input.normalization_from == "metadata" and spec.input.color == "RGB"
+        custom = model.metadata.custom
+        assert custom["task"] == "classify" and custom["layout"] == "class_scores"
+        assert custom["quantization"] == mode.name and custom["resize"] == "stretch"
+    sizes = {m: p.stat().st_size for m, p in trained["models"].items()}
+    assert sizes["float16"] < 0.6 * sizes["float32"] and sizes["int8"] < 0.35 * sizes["float32"]
+
+
+def test_all_means_every_row_of_the_table_in_order():
+    assert [m.name for m in parse_modes("all")] == [m.name for m in QUANT_MODES]
+    assert [m.name for m in parse_modes("int8, float16")] == ["int8", "float16"]
+
+
+def test_report_beside_the_models_covers_every_variant(trained):
+    out = trained["outcome"].out_dir
+    summary = json.loads((out / "export.json").read_text())
+    assert set(summary["variants"]) == {m.name for m in QUANT_MODES}
+    classes = set(trained["info"].class_names)
+    for name, row in summary["variants"].items():
+        assert 0.0 <= row["accuracy"] <= 1.0 and row["images"] == 150
+        assert row["runtime"].startswith(("litert", "tflite-runtime", "tf")) and row["threads"] == 2
+        assert row["latency_p50_ms"] > 0 and row["size_bytes"] == (out / row["file"]).stat().st_size
+        assert set(row["per_class_change_points"]) == classes
+        assert row["accepted"] == (name not in summary["refused"])
+    assert summary["keras"]["accuracy"] > 0.5 and summary["calibration"]["images"] == 64
+    md = (out / "report.md").read_text()
+    assert all(m.name in md for m in QUANT_MODES) and "Per-class" in md
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+
+
+def _folder_of_black_images(root, count=4):
+    root.mkdir(parents=True)
+    for i in range(count):
+        cv2.imwrite(str(root / f"black_{i}.png"), np.zeros((48, 48, 3), np.uint8))
+    return root
+
+
+def test_a_variant_losing_more_than_max_drop_is_refused_by_name(trained, tmp_path):
+    # Calibrating on black images only: int8 ranges miss every real activation, and accuracy falls.
+    calib = _folder_of_black_images(tmp_path / "black")
+    out = tmp_path / "out"
+    proc = run_cli("export", trained["run"], "--quant", "float32,int8", "--calib", calib, "--out", out)
+    assert proc.returncode == 1, proc.stderr
+    assert "edgesight: refused int8: top-1" in proc.stderr and "points below float" in proc.stderr
+    assert "refused float32" not in proc.stderr and "Traceback" not in proc.stderr
+    assert (out / "model_float32.tflite").is_file() and not (out / "model_int8.tflite").exists()
+    assert (out / "model_int8.tflite.refused").is_file()
+    summary = json.loads((out / "export.json").read_text())
+    assert summary["refused"] == ["int8"] and summary["variants"]["int8"]["drop_points"] > 1.0
+
+
+def _save(model, path):
+    model.save(path)
+    return path
+
+
+def _dense_head(classes, kernel=None, bias=None):
+    """A tiny classifier: average pool then one dense softmax layer with given weights."""
+    import keras
+
+    x = keras.Input((48, 48, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(x)
+    dense = keras.layers.Dense(classes, activation="softmax")
+    model = keras.Model(x, dense(pooled))
+    if kernel is not None:
+        dense.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+    return model
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("nan", "NaN"),
+        ("constant", "constant"),
+        ("collapsed", "collapsed to one class"),
+    ],
+)
+def test_broken_outputs_are_always_refused(trained, tmp_path, case, reason):
+    import keras
+
+    classes = len(trained["info"].class_names)
+    rng = np.random.default_rng(0)
+    if case == "nan":
+        x = keras.Input((48, 48, 3))
+        y = keras.layers.Dense(classes)(keras.layers.GlobalAveragePooling2D()(x))
+        y = keras.layers.Activation("softmax")(keras.layers.Rescaling(np.nan)(y))
+        model = keras.Model(x, y)
+    elif case == "constant":
+        model = _dense_head(classes, np.zeros((3, classes)), np.zeros(classes))
+    else:  # scores vary with the image but class 0 always wins
+        bias = np.zeros(classes)
+        bias[0] = 4.0
+        model = _dense_head(classes, rng.normal(0, 0.2, (3, classes)), bias)
+    path = _save(model, tmp_path / f"{case}.keras")
+    source = open_export_source(path, mean=(127.5,), std=(127.5,), val=trained["data"] / "val")
+    outcome = export(source, parse_modes("float32"), tmp_path / "out", max_drop=100.0, latency_runs=5)
+    assert [v.variant for v in outcome.refused] == ["float32"]
+    assert reason in outcome.refused[0].reason
+
+
+def test_a_keras_file_and_a_savedmodel_export_like_a_run(trained, tmp_path):
+    import keras
+
+    keras_file = trained["run"] / "model.keras"
+    saved = tmp_path / "saved"
+    keras.models.load_model(keras_file).export(str(saved), format="tf_saved_model", verbose=False)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("\n".join(trained["info"].class_names) + "\n")
+    val = trained["data"] / "val"
+    for model, quant in ((keras_file, "dynamic"), (saved, "int8-floatio")):
+        out = tmp_path / f"out_{quant}"
+        args = ["export", model, "--val", val, "--mean", "127.5", "--std", "127.5", "--quant", quant]
+        proc = run_cli(*args, "--labels", labels, "--out", out, "--max-drop", "100")
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads((out / "export.json").read_text())
+        assert summary["source"]["kind"] == ("keras" if model == keras_file else "savedmodel")
+        assert summary["variants"][quant]["agreement_with_keras"] >= 0.95
+        assert read_model_file(out / f"model_{quant}.tflite").metadata.outputs[0].axis_labels == tuple(
+            trained["info"].class_names
+        )
+
+
+def test_converter_errors_name_the_missing_builtin_op():
+    message = (
+        '<unknown>:0: error: loc(callsite(fused["MatrixDeterminant:", "functional_1/my_det/MatrixDeterminant'
+        "@__inference_function_83\"] at x)): 'tf.MatrixDeterminant' op is neither a custom op nor a flex op"
+    )
+    assert unsupported_ops(message) == {"MatrixDeterminant": "my_det"}
+    assert unsupported_ops("some other failure") == {}
+
+
+def test_an_op_outside_the_builtin_set_is_named_with_the_fix(trained, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    x = keras.Input((16, 16, 3))
+    y = keras.layers.Lambda(lambda t: tf.linalg.det(t[..., :3, :3]), name="determinant")(x)
+    y = keras.layers.Dense(len(trained["info"].class_names), activation="softmax")(keras.layers.Flatten()(y))
+    saved = tmp_path / "det"
+    keras.Model(x, y).export(str(saved), format="tf_saved_model", verbose=False)
+    proc = run_cli(
+        "export", saved, "--val", trained["data"] / "val", "--mean", "0", "--std", "1", "--quant", "float32"
+    )
+    assert_one_line_error(proc, "builtin op set lacks MatrixDeterminant", "Flex delegate")
+
+
+def test_dynamic_spatial_dimensions_are_refused(trained, tmp_path):
+    import keras
+
+    x = keras.Input((None, None, 3))
+    y = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3)(x))
+    path = _save(keras.Model(x, keras.layers.Dense(5, activation="softmax")(y)), tmp_path / "dyn.keras")
+    with pytest.raises(EdgeError, match=r"dynamic dimensions \[None, None, None, 3\]"):
+        open_export_source(path, mean=(0.0,), std=(1.0,), val=trained["data"] / "val")
+
+
+def test_bad_export_input_is_one_line_and_exit_2(trained, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(
+        run_cli("export", trained["run"], "--calib", empty, "--quant", "int8"), "no images in"
+    )
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    for i in range(3):
+        (junk / f"{i}.jpg").write_bytes(b"not a jpeg")
+    assert_one_line_error(
+        run_cli("export", trained["run"], "--calib", junk, "--quant", "int8"), "none of the 3 image files"
+    )
+    assert_one_line_error(run_cli("export", trained["run"], "--max-drop", "-1"), "--max-drop")
+    keras_file = trained["run"] / "model.keras"
+    assert_one_line_error(run_cli("export", keras_file, "--val", trained["data"] / "val"), "--mean and --std")
+    assert_one_line_error(run_cli("export", keras_file, "--mean", "0", "--std", "1"), "needs --val DIR")
+    no_model = tmp_path / "half_run"
+    no_model.mkdir()
+    (no_model / "run.json").write_text("{}")
+    assert_one_line_error(run_cli("export", no_model), "not a trained run")

@@ -1,0 +1,66 @@
+"""Keep TensorFlow's native chatter (absl start-up lines, converter dumps) off the user's terminal.
+
+Python and native output is sent to a temporary log for the duration; the log is kept and named when
+something fails, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads; a user's setting wins
+
+
+class _Log:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.kept = False
+
+    def keep(self) -> None:
+        self.kept = True
+
+
+@contextlib.contextmanager
+def captured_output() -> Iterator[_Log]:
+    """Send the converter's stdout/stderr chatter (Python and native) to a temporary log file;
+    the file is deleted unless ``keep()`` was called (on failure)."""
+    fd, name = tempfile.mkstemp(prefix="edgesight-tf-", suffix=".log")
+    log = _Log(Path(name))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield log
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+        os.close(fd)
+        if not log.kept:
+            log.path.unlink(missing_ok=True)
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and Keras with their start-up lines captured (kept in a log on failure)."""
+    if "keras" in sys.modules and "tensorflow" in sys.modules:
+        return
+    with captured_output() as log:
+        try:
+            import keras  # noqa: F401
+            import tensorflow  # noqa: F401
+
+            return
+        except BaseException:
+            log.keep()
+            raise
