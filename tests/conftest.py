@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -13,6 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT.parent / "shared" / "assets"
 CLASSIFICATION = ASSETS / "models" / "classification"
 IMAGES = ASSETS / "images"
+
+
+HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
+needs_tensorflow = pytest.mark.skipif(not HAS_TENSORFLOW, reason="device-only environment: no TensorFlow")
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +43,8 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> dict:
     """A tiny real run: generated shapes, a few epochs of training, every export mode, checked and gated."""
+    if not HAS_TENSORFLOW:
+        pytest.skip("needs TensorFlow to train; this environment is device-only (see tests/test_runtimes.py)")
     from train.data import generate_shapes
     from train.export import parse_modes
     from train.export_job import export

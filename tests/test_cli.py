@@ -8,7 +8,7 @@ import sys
 import cv2
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, needs_tensorflow, run_cli
 
 
 def assert_one_line_error(proc, *fragments):
@@ -70,6 +70,7 @@ def test_unknown_quant_mode_suggests_the_closest(trained):
     assert_one_line_error(run_cli("export", trained["run"], "--quant", "int9"), "did you mean int8")
 
 
+@needs_tensorflow
 def test_export_of_a_folder_without_a_model(tmp_path):
     assert_one_line_error(run_cli("export", tmp_path), "neither a run folder", "nor a SavedModel")
 

@@ -1,8 +1,11 @@
 """Rule 1 of the design: the device half never imports TensorFlow."""
 
+import os
 import pkgutil
 import subprocess
 import sys
+
+import pytest
 
 import edge
 from tests.conftest import ROOT
@@ -32,3 +35,14 @@ def test_loading_and_running_a_model_leaves_tensorflow_out(trained):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["5", "False"]
+
+
+def test_the_interpreter_loaded_is_the_one_this_environment_is_for(assets):
+    """make test runs the edge tests twice: ai-edge-litert here, tflite-runtime 2.14 in .venv-tflrt."""
+    expected = os.environ.get("EDGESIGHT_EXPECT_RUNTIME")
+    if not expected:
+        pytest.skip("EDGESIGHT_EXPECT_RUNTIME not set (make test sets it for each environment)")
+    import edge
+
+    with edge.load(assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite") as model:
+        assert model.runtime.name == expected

@@ -42,6 +42,10 @@ def mobilenet_v2(size: int, num_classes: int, alpha: float = 0.35, weights: str 
     backbone = keras.applications.MobileNetV2(
         input_shape=(size, size, 3), alpha=alpha, include_top=False, weights=weights, pooling="avg"
     )
+    if weights is None:  # from scratch: Keras' 0.999 leaves the moving statistics far behind for epochs
+        for layer in backbone.layers:
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = 0.9
     x = layers.Dropout(0.2)(backbone(inputs))
     x = layers.Dense(num_classes)(x)
     outputs = layers.Softmax(name="probability")(x)
