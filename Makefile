@@ -54,4 +54,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(TFLRT) runs .pytest_cache
+	rm -rf $(VENV) $(TFLRT) .venv-mediapipe runs .pytest_cache
