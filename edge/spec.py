@@ -20,6 +20,7 @@ from edge.preprocess import RESIZE_MODES
 from edge.runtime import Runtime, TensorInfo
 
 TASKS = ("classify",)
+LAYOUTS = {"classify": "class_scores"}  # the output layout each task reads
 COLORS = ("RGB", "BGR")
 PROBABILITY_OPS = frozenset({"SOFTMAX", "LOGISTIC"})
 PASS_THROUGH_OPS = frozenset({"QUANTIZE", "DEQUANTIZE", "RESHAPE", "SQUEEZE"})
@@ -114,6 +115,11 @@ def _task(runtime: Runtime, custom: dict, flags: Overrides) -> str:
             )
     if task not in TASKS:
         raise EdgeError(f"unsupported task {task!r}: this version runs {', '.join(TASKS)}")
+    layout = custom.get("layout", LAYOUTS[task])
+    if layout != LAYOUTS[task]:
+        raise EdgeError(
+            f"the model's metadata names output layout {layout!r}, which task {task} does not read"
+        )
     return task
 
 

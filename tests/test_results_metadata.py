@@ -41,6 +41,18 @@ def test_third_party_metadata_is_read(assets):
     assert (
         read_model_file(assets / "models/classification/mobilenet_v2_1.0_224_quant.tflite").metadata is None
     )
+    float_v1 = read_model_file(assets / "models/classification/mobilenet_v1_0.25_224_1_metadata_1.tflite")
+    assert float_v1.metadata.inputs[0].mean == (127.5,) and float_v1.metadata.inputs[0].std == (127.5,)
+    assert float_v1.metadata.outputs[0].axis_labels == labels
+
+
+def test_deeplab_metadata_gives_its_normalisation_and_pascal_voc_labels(assets):
+    md = read_model_file(assets / "models/segmentation/deeplabv3.tflite").metadata
+    assert md.name == "DeepLabV3" and md.inputs[0].mean == (127.5,) and md.inputs[0].std == (127.5,)
+    labels = md.outputs[0].axis_labels
+    expected = (assets / "models/segmentation/labelmap.txt").read_text().splitlines()
+    assert len(labels) == 21 and labels[0] == "background" and labels[15] == "person"
+    assert list(labels) == expected
 
 
 def test_our_export_describes_itself(trained):

@@ -70,12 +70,12 @@ def plot_variants(results: list[VariantResult], path: Path) -> None:
             [r.latency.p50_ms for r in timed],
         ),
     ]
+    color = {r.variant: PALETTE[i % len(PALETTE)] for i, r in enumerate(results)}  # same in every panel
     for ax, (title, rows, values) in zip(axes, panels):
-        colors = [PALETTE[i % len(PALETTE)] for i in range(len(rows))]
-        bars = ax.bar([r.variant for r in rows], values, color=colors)
+        bars = ax.bar([r.variant for r in rows], values, color=[color[r.variant] for r in rows])
         ax.tick_params(axis="x", labelrotation=45 if len(rows) > 4 else 0, labelsize=8)
         ax.set_title(title, fontsize=9)
-        ax.bar_label(bars, fmt="%.3g", fontsize=8)
+        ax.bar_label(bars, fmt="%.0f" if title.startswith("size") else "%.3g", fontsize=8)
         if title.startswith("top-1"):
             ax.set_ylim(min(values) - 5 if values else 0, 100.5)
     fig.tight_layout()
