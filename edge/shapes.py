@@ -147,8 +147,22 @@ def add_noise(rng: np.random.Generator, img: np.ndarray, sigma: float) -> np.nda
 DATASET_STRETCH = 0.45  # covers a 4:3 or 16:10 camera frame stretched to a square input
 
 
+CAMERA_SHARE = 0.5  # share of samples rendered as a camera frame, then stretched to the square
+CAMERA_SIZES = ((240, 320), (360, 480), (480, 640), (360, 640))
+
+
 def render_sample(rng: np.random.Generator, name: str, size: int) -> np.ndarray:
-    """One dataset image of class ``name``: size x size BGR uint8."""
+    """One dataset image of class ``name``: size x size BGR uint8.
+
+    Half are drawn at the square size directly; half are drawn as a 4:3 or 16:9 camera frame and
+    resized to the square the way the device does, so training covers what a camera delivers.
+    """
+    if rng.random() < CAMERA_SHARE:
+        height, width = CAMERA_SIZES[int(rng.integers(len(CAMERA_SIZES)))]
+        img = background(rng, height, width)
+        draw_shape(img, random_shape(rng, name, height, width, img))
+        img = add_noise(rng, img, rng.uniform(2, 8))
+        return cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
     img = background(rng, size, size)
     shape = random_shape(rng, name, size, size, img, stretch=DATASET_STRETCH)
     draw_shape(img, shape)

@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import edge
@@ -14,8 +15,8 @@ from edge.imagefolder import read_image
 from tests.conftest import ROOT
 
 IMAGES_PER_CLASS = 6
-TFLRT_FLAGS = ("--runtime", "tflite-runtime", "--threads", "2")
-MAX_TIE_MARGIN = 0.05
+TFLRT_FLAGS = ("--runtime", "tflite-runtime", "--threads", "2", "--threshold", "0")
+MAX_SCORE_DIFF = 0.05  # about 12 steps of a uint8 probability output
 
 
 @pytest.fixture(scope="module")
@@ -32,32 +33,46 @@ def _val_images(data: Path) -> list[Path]:
     return [p for d in sorted((data / "val").iterdir()) for p in sorted(d.iterdir())[:IMAGES_PER_CLASS]]
 
 
-def _predict(python: Path, model: Path, images: list[Path]) -> list[list[tuple[int, float]]]:
-    """Top-2 (id, score) per image from ``edgesight predict`` in the other environment."""
+def _scores(classes: list[tuple[int, float]], n: int) -> np.ndarray:
+    out = np.zeros(n)
+    for cid, score in classes:
+        out[cid] = score
+    return out
+
+
+def _predict(python: Path, model: Path, images: list[Path], n: int) -> list[np.ndarray]:
+    """Every class's probability per image, from ``edgesight predict`` in the other environment."""
     proc = subprocess.run(
-        [python, "-m", "edge.cli", "predict", model, *images, "--json", "--top-k", "2", *TFLRT_FLAGS],
+        [python, "-m", "edge.cli", "predict", model, *images, "--json", "--top-k", str(n), *TFLRT_FLAGS],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    return [[(c["id"], c["score"]) for c in json.loads(line)["classes"]] for line in proc.stdout.splitlines()]
+    rows = [json.loads(line)["classes"] for line in proc.stdout.splitlines()]
+    return [_scores([(c["id"], c["score"]) for c in row], n) for row in rows]
 
 
-def test_every_mode_gives_the_same_top1_on_tflite_runtime_2_14(trained, tflrt_python):
-    """Same top-1 on every image, except where both runtimes see a near tie: their int8 kernels may
-    round differently by a step or two, which can only swap two classes whose scores (nearly) tie."""
+def test_every_mode_gives_the_same_scores_and_top1_on_tflite_runtime_2_14(trained, tflrt_python):
+    """The same probabilities within a few quantization steps, hence the same top-1 wherever the best
+    class leads by more than that. (The runtimes' int8 kernels round differently: XNNPACK here,
+    reference kernels in 2.14; a near tie may then swap, and is allowed to.)"""
     images = _val_images(trained["data"])
+    n = len(trained["info"].class_names)
     for mode, path in trained["models"].items():
-        with edge.load(path, runtime="litert", top_k=2) as model:
-            ours = [model(read_image(p)) for p in images]
-        theirs = _predict(tflrt_python, path, images)
+        with edge.load(path, runtime="litert", top_k=n) as model:
+            ours = [
+                _scores(list(zip(r.ids.tolist(), r.scores.tolist())), n)
+                for r in map(model, map(read_image, images))
+            ]
+        theirs = _predict(tflrt_python, path, images, n)
         assert len(theirs) == len(images), mode
         for image, a, b in zip(images, ours, theirs):
-            if int(a.ids[0]) != b[0][0]:
-                margins = (float(a.scores[0] - a.scores[1]), b[0][1] - b[1][1])
-                assert max(margins) < MAX_TIE_MARGIN, f"{mode} {image.name}: {a} vs {b}"
+            assert np.abs(a - b).max() <= MAX_SCORE_DIFF, f"{mode} {image.name}: {a} vs {b}"
+            margin = np.sort(a)[-1] - np.sort(a)[-2]
+            if margin > MAX_SCORE_DIFF:
+                assert a.argmax() == b.argmax(), f"{mode} {image.name}: {a} vs {b}"
 
 
 def test_the_second_environment_really_is_tflite_runtime_2_14_with_numpy_1(tflrt_python):

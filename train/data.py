@@ -36,7 +36,7 @@ def generate_shapes(out: Path, per_class: int = 800, val_per_class: int | None =
         "val_per_class": val_per_class,
         "seed": seed,
         "size": SHAPES_SIZE,
-        "version": 2,
+        "version": 3,
     }
     marker = out / _DONE
     if marker.is_file() and json.loads(marker.read_text()) == json.loads(json.dumps(settings)):

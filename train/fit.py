@@ -77,11 +77,13 @@ def train(
         raise EdgeError(f"{data_dir} has one class: a classifier needs at least two class subfolders")
     import_tensorflow()  # after the inputs are checked: a bad folder fails fast, before TensorFlow loads
     import keras
+    import tensorflow as tf
 
     run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_dir = run_dir / "checkpoints"
     ckpt_dir.mkdir(exist_ok=True)
     keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()  # the same data and seed give the same model
     train_ds = make_dataset(split.train, size, batch_size, training=True, seed=seed)
     val_ds = make_dataset(split.val, size, batch_size, training=False)
 
