@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.preprocess import resize
+
 CLASSES = ("circle", "cross", "square", "star", "triangle")  # sorted: folder order == class id
 
 
@@ -162,7 +164,7 @@ def render_sample(rng: np.random.Generator, name: str, size: int) -> np.ndarray:
         img = background(rng, height, width)
         draw_shape(img, random_shape(rng, name, height, width, img))
         img = add_noise(rng, img, rng.uniform(2, 8))
-        return cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+        return resize(img, size, size, "stretch")[0]
     img = background(rng, size, size)
     shape = random_shape(rng, name, size, size, img, stretch=DATASET_STRETCH)
     draw_shape(img, shape)

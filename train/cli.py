@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.errors import EdgeError
-
 
 def cmd_train(args: argparse.Namespace) -> int:
     from train.data import generate_shapes
@@ -43,15 +41,12 @@ def default_out(model: Path) -> Path:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from train.export import parse_modes
+    from train.export_job import check_options, export
     from train.export_source import open_export_source
 
     modes = parse_modes(args.quant)  # flags first: a typo fails before TensorFlow loads
-    if args.calib_samples < 1:
-        raise EdgeError(f"--calib-samples must be 1 or more, got {args.calib_samples}")
-    if args.max_drop < 0:
-        raise EdgeError(f"--max-drop must be 0 or more points, got {args.max_drop}")
+    check_options(args.calib_samples, args.max_drop, args.threads)
     source = open_export_source(args.model, args.labels, args.mean, args.std, args.val, args.calib)
-    from train.export_job import export
     from train.report import table_rows, text_table
 
     out = args.out or default_out(args.model)

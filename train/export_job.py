@@ -63,6 +63,16 @@ def metadata_for(source: ExportSource, mode: QuantMode) -> ClassifierMetadata:
     )
 
 
+def check_options(calib_samples: int, max_drop: float, threads: int) -> None:
+    """Export's numeric options, checked before any work; ``EdgeError`` names the flag."""
+    if calib_samples < 1:
+        raise EdgeError(f"--calib-samples must be 1 or more, got {calib_samples}")
+    if max_drop < 0:
+        raise EdgeError(f"--max-drop must be 0 or more points, got {max_drop}")
+    if threads < 1:
+        raise EdgeError(f"--threads must be 1 or more, got {threads}")
+
+
 def _say(text: str) -> None:
     print(text, flush=True)
 
@@ -77,12 +87,7 @@ def export(
     latency_runs: int = 100,
 ) -> ExportOutcome:
     """Convert ``source`` in each mode, evaluate and gate every variant, and write the report."""
-    if calib_samples < 1:
-        raise EdgeError(f"--calib-samples must be 1 or more, got {calib_samples}")
-    if max_drop < 0:
-        raise EdgeError(f"--max-drop must be 0 or more points, got {max_drop}")
-    if threads < 1:
-        raise EdgeError(f"--threads must be 1 or more, got {threads}")
+    check_options(calib_samples, max_drop, threads)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     calibration = None
