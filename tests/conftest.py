@@ -53,7 +53,7 @@ def trained(tmp_path_factory) -> dict:
 
     base = tmp_path_factory.mktemp("run")
     data = generate_shapes(base / "data", per_class=200, val_per_class=30, seed=3)
-    info = train(data, base / "run", epochs=15, size=48, batch_size=16, seed=3)
+    info = train(data, base / "run", epochs=30, size=48, batch_size=16, seed=3)
     outcome = export(
         open_export_source(base / "run"),
         parse_modes("all"),
