@@ -60,24 +60,23 @@ def folder_to_model_ids(
     return np.array([index[name] for name in folder.class_names])
 
 
-def evaluate_classifier(task: Classifier, folder: ImageFolder) -> Evaluation:
-    """Classify every image of ``folder`` and compare top-1 with the folder's class."""
-    to_model = folder_to_model_ids(folder, task.spec.labels, task.spec.num_classes)
+def evaluate_scores(
+    folder: ImageFolder, model_labels: tuple[str, ...] | None, scores: np.ndarray
+) -> Evaluation:
+    """Top-1 of per-image class scores (N, classes in the model's order) against the folder's classes."""
+    to_model = folder_to_model_ids(folder, model_labels, scores.shape[1])
     to_folder = {int(m): f for f, m in enumerate(to_model)}
     labels = np.array(folder.labels, dtype=np.int64)
-    predictions = np.empty(len(folder), dtype=np.int64)
+    predictions = np.array([to_folder.get(int(i), -1) for i in scores.argmax(axis=1)], dtype=np.int64)
+    valid = predictions >= 0  # a prediction outside the folder's classes counts as wrong
+    confusion = confusion_matrix(labels[valid], predictions[valid], len(folder.class_names))
+    return Evaluation(folder.class_names, labels, predictions, confusion, scores)
+
+
+def evaluate_classifier(task: Classifier, folder: ImageFolder) -> Evaluation:
+    """Classify every image of ``folder`` and compare top-1 with the folder's class."""
     scores = np.empty((len(folder), task.spec.num_classes), dtype=np.float32)
     for i, path in enumerate(folder.paths):
         tensor, _ = task.prepare(read_image(path))
         scores[i] = task.scores(task.runtime.invoke(tensor))
-        predictions[i] = to_folder.get(int(np.argmax(scores[i])), -1)
-    return evaluation_of(folder.class_names, labels, predictions, scores)
-
-
-def evaluation_of(
-    class_names: tuple[str, ...], labels: np.ndarray, predictions: np.ndarray, scores: np.ndarray | None
-) -> Evaluation:
-    """An Evaluation from folder-order labels and predictions (-1: a class outside the folder's)."""
-    valid = predictions >= 0  # a prediction outside the folder's classes counts as wrong
-    confusion = confusion_matrix(labels[valid], predictions[valid], len(class_names))
-    return Evaluation(class_names, labels, predictions, confusion, scores)
+    return evaluate_scores(folder, task.spec.labels, scores)

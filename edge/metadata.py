@@ -175,6 +175,14 @@ def parse_labels(raw: bytes) -> tuple[str, ...]:
     return tuple(line.strip() for line in lines)
 
 
+def read_labels_file(path: str | Path) -> tuple[str, ...]:
+    """A labels file, one label a line; an unreadable file is an ``EdgeError``."""
+    try:
+        return parse_labels(Path(path).read_bytes())
+    except OSError as exc:
+        raise EdgeError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
+
+
 def read_model_file(path: str | Path) -> ModelFile:
     """Read a ``.tflite`` file and its metadata; a missing or malformed file is an ``EdgeError``."""
     path = Path(path)

@@ -15,7 +15,7 @@ import numpy as np
 from edge.errors import EdgeError
 from edge.flatbuf import FlatbufferError
 from edge.graph import producer, read_ops
-from edge.metadata import ModelFile, parse_labels
+from edge.metadata import ModelFile, read_labels_file
 from edge.preprocess import RESIZE_MODES
 from edge.runtime import Runtime, TensorInfo
 
@@ -125,11 +125,7 @@ def _task(runtime: Runtime, custom: dict, flags: Overrides) -> str:
 
 def _labels(model: ModelFile, flags: Overrides, num_classes: int) -> tuple[tuple[str, ...] | None, str]:
     if flags.labels is not None:
-        path = Path(flags.labels)
-        try:
-            labels, source = parse_labels(path.read_bytes()), str(path)
-        except OSError as exc:
-            raise EdgeError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
+        labels, source = read_labels_file(flags.labels), str(flags.labels)
     else:
         meta = model.metadata.outputs[0] if model.metadata and model.metadata.outputs else None
         if meta is None or meta.axis_labels is None:

@@ -105,11 +105,6 @@ def load_input(path: str | Path, height: int, width: int, channels: int = 3) -> 
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[..., None] if channels == 1 else image[..., ::-1].copy()
 
 
-def load_rgb(path: str | Path, size: int) -> np.ndarray:
-    """An image resized (stretch) to size x size, RGB uint8."""
-    return load_input(path, size, size)
-
-
 def normalize(x):
     """uint8 pixels -> model input, (x - mean) / std; works on numpy arrays and tensors."""
     return (x - MEAN[0]) / STD[0]
@@ -123,7 +118,7 @@ def make_dataset(folder: ImageFolder, size: int, batch_size: int, training: bool
     labels = np.array(folder.labels, dtype=np.int32)
 
     def decode(path):
-        image = tf.numpy_function(lambda p: load_rgb(p.decode(), size), [path], tf.uint8)
+        image = tf.numpy_function(lambda p: load_input(p.decode(), size, size), [path], tf.uint8)
         image.set_shape((size, size, 3))
         return image
 

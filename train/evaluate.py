@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bench import Latency, measure_invoke
-from edge.evaluate import Evaluation, evaluate_classifier, evaluation_of, folder_to_model_ids
+from edge.evaluate import Evaluation, evaluate_classifier, evaluate_scores
 from edge.imagefolder import ImageFolder
 from edge.tasks import load
 from train.data import load_input
@@ -59,17 +59,13 @@ def evaluate_keras(
     batch_size: int = 64,
 ) -> Evaluation:
     """Top-1 of a Keras model on an image folder, with every image's scores."""
-    to_model = folder_to_model_ids(folder, labels, len(labels))
-    to_folder = {int(m): f for f, m in enumerate(to_model)}
     mean_a, std_a = np.asarray(mean, np.float32), np.asarray(std, np.float32)
     batches = []
     for start in range(0, len(folder), batch_size):
         chunk = folder.paths[start : start + batch_size]
         x = np.stack([load_input(p, height, width, channels) for p in chunk]).astype(np.float32)
         batches.append(np.asarray(model.predict_on_batch((x - mean_a) / std_a), dtype=np.float32))
-    scores = np.concatenate(batches)
-    predictions = np.array([to_folder.get(int(i), -1) for i in scores.argmax(axis=1)], dtype=np.int64)
-    return evaluation_of(folder.class_names, np.array(folder.labels, np.int64), predictions, scores)
+    return evaluate_scores(folder, labels, np.concatenate(batches))
 
 
 def evaluate_tflite(

@@ -143,6 +143,7 @@ def export(
         max_drop=max_drop,
         calibration_images=0 if calibration is None else len(calibration),
     )
+    write_summary(outcome)
     from train.report import write_export_report  # matplotlib loads only when reporting
 
     write_export_report(outcome)

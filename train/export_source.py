@@ -12,7 +12,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.imagefolder import ImageFolder, scan_image_folder
-from edge.metadata import parse_labels
+from edge.metadata import read_labels_file
 from train.data import list_images, load_split
 from train.quiet import import_tensorflow
 
@@ -36,13 +36,6 @@ class ExportSource:
     calib_from: str
     size_bytes: int
     seed: int = 0
-
-
-def _labels_file(path: Path) -> tuple[str, ...]:
-    try:
-        return parse_labels(Path(path).read_bytes())
-    except OSError as exc:
-        raise EdgeError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
 
 
 def _calibration(calib: Path | None, fallback: tuple[Path, ...], fallback_from: str):
@@ -155,7 +148,7 @@ def open_export_source(
     kind = "savedmodel" if path.is_dir() else "keras"
     model = _load_savedmodel(path) if kind == "savedmodel" else _load_keras(path)
     height, width, channels, classes = _check_shapes(model, path)
-    names = _labels_file(labels) if labels is not None else val_folder.class_names
+    names = read_labels_file(labels) if labels is not None else val_folder.class_names
     if len(names) != classes:
         source = str(labels) if labels is not None else f"the class folders of {val}"
         raise EdgeError(

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from train.evaluate import VariantResult
-from train.export_job import ExportOutcome, write_summary
+from train.export_job import ExportOutcome
 
 PALETTE = ("#777", "#3a7", "#37c", "#c73", "#a4c", "#5bb", "#db3", "#c44")
 
@@ -175,11 +175,10 @@ def write_report(
 
 
 def write_export_report(outcome: ExportOutcome) -> Path:
-    """export.json, report.md, report.html and variants.png beside the exported models."""
+    """report.md, report.html and variants.png beside the exported models."""
     out = outcome.out_dir
     results = [outcome.reference, *outcome.variants]
     plot_variants(results, out / "variants.png")
-    write_summary(outcome)
     verdicts = {v.variant: v for v in outcome.verdicts}
     ref = outcome.reference.evaluation
     names = ref.class_names
