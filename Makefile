@@ -7,9 +7,10 @@ TFLRT := .venv-tflrt
 TFLRT_STAMP := $(TFLRT)/.installed
 # The edge tests that run again on tflite-runtime (tests needing TensorFlow skip themselves there).
 EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py tests/test_classify_assets.py \
-	tests/test_sources.py tests/test_edge_isolation.py tests/test_cli.py
+	tests/test_sources.py tests/test_edge_isolation.py tests/test_cli.py tests/test_layouts.py \
+	tests/test_detect_assets.py
 
-.PHONY: demo test lint format clean venv venv-tflrt mobilenet-table
+.PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,14 @@ mobilenet-table: $(STAMP) $(TFLRT_STAMP)
 	$(VENV)/bin/edgesight train shapes --out $(MNV2) --model mobilenet_v2 --size 96 --epochs 20
 	$(VENV)/bin/edgesight export $(MNV2) --quant all || test $$? -eq 1
 	$(PY) tools/runtime_table.py $(MNV2)/models --python $(PY) --python $(TFLRT)/bin/python
+
+# Issue 4's speed target: edge's work around invoke() for one 640x480 frame, on the asset models and
+# on 640 px, 80-class YOLO heads in every mode (built first: no YOLO weights can be downloaded here).
+YOLO_HEADS := runs/yolo-heads
+overhead: $(STAMP)
+	test -f $(YOLO_HEADS)/yolov8_640_int8-int8io.tflite || $(PY) tools/yolo_heads.py $(YOLO_HEADS) --layout yolov8
+	test -f $(YOLO_HEADS)/yolov5_640_int8-int8io.tflite || $(PY) tools/yolo_heads.py $(YOLO_HEADS) --layout yolov5
+	$(PY) tools/task_overhead.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

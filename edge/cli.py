@@ -24,29 +24,75 @@ def _floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
 
 
-def _model_options(p: argparse.ArgumentParser) -> None:
+def _spec_options(p: argparse.ArgumentParser) -> None:
+    """Flags that supply or replace what a model says about itself."""
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
     p.add_argument("--runtime", choices=("litert", "tflite-runtime", "tf"), help="force one interpreter")
     p.add_argument("--labels", type=Path, help="labels file, one per line (for models without metadata)")
     p.add_argument("--mean", type=_floats, help="input normalisation mean, e.g. 127.5 or 123.7,116.3,103.5")
     p.add_argument("--std", type=_floats, help="input normalisation std, e.g. 127.5")
-    p.add_argument("--top-k", type=int, default=5, help="classes to report (default 5)")
-    p.add_argument("--threshold", type=float, default=0.0, help="minimum score to report (default 0)")
+    p.add_argument("--task", choices=("classify", "detect"), help="the model's task, when it cannot be told")
+    p.add_argument(
+        "--layout",
+        choices=("class_scores", "ssd", "yolov8", "yolov5"),
+        help="the model's output layout, when it cannot be told (yolov8 also covers YOLO11)",
+    )
+    p.add_argument("--resize", choices=("stretch", "letterbox", "crop"), help="override the resize mode")
+    p.add_argument("--color", choices=("RGB", "BGR"), help="override the input colour order")
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    _spec_options(p)
+    p.add_argument(
+        "--top-k", type=int, help="classes to report (default 5), or most detections (default 100)"
+    )
+    p.add_argument(
+        "--threshold", type=float, help="lowest score to report (default 0 for classes, 0.25 for detections)"
+    )
+    p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold of YOLO models (default 0.45)")
+
+
+def _overrides(args: argparse.Namespace):
+    from edge.spec import Overrides
+
+    return Overrides(
+        task=args.task,
+        layout=args.layout,
+        labels=args.labels,
+        mean=args.mean,
+        std=args.std,
+        resize=args.resize,
+        color=args.color,
+    )
 
 
 def _load(args: argparse.Namespace):
-    from edge.spec import Overrides
     from edge.tasks import load
 
-    overrides = Overrides(labels=args.labels, mean=args.mean, std=args.std)
     return load(
         args.model,
         threads=args.threads,
         runtime=args.runtime,
-        overrides=overrides,
+        overrides=_overrides(args),
         top_k=args.top_k,
         threshold=args.threshold,
+        iou=args.iou,
     )
+
+
+def _print_result(path: Path, result) -> None:
+    from edge.results import Classes
+
+    print(f"{path}:")
+    if isinstance(result, Classes):
+        for cid, label, score in zip(result.ids, result.labels, result.scores):
+            print(f"  {score:6.3f}  {label if label is not None else '-'}  (id {cid})")
+        return
+    if not len(result):
+        print("  no detections")
+    for box, cid, label, score in zip(result.xyxy, result.class_ids, result.labels, result.scores):
+        corners = ", ".join(f"{v:.0f}" for v in box)
+        print(f"  {score:6.3f}  {label if label is not None else '-'}  (id {cid})  [{corners}]")
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -62,10 +108,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if args.json:
                 print(json.dumps(record(result, image=str(path))))
             else:
-                print(f"{path}:")
-                for cid, label, score in zip(result.ids, result.labels, result.scores):
-                    print(f"  {score:6.3f}  {label if label is not None else '-'}  (id {cid})")
+                _print_result(path, result)
     return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from edge.info import describe, format_info
+
+    info = describe(args.model, threads=args.threads, runtime=args.runtime, overrides=_overrides(args))
+    if args.json:
+        print(json.dumps(info))
+    else:
+        print("\n".join(format_info(info)))
+    return 2 if info["error"] else 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -207,7 +262,15 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("predict", help="classify images with a .tflite")
+    p = sub.add_parser(
+        "info", help="inputs, outputs, quantization, task and layout, labels, metadata and ops of a .tflite"
+    )
+    p.add_argument("model", type=Path)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _spec_options(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("predict", help="classify or detect objects in images with a .tflite")
     p.add_argument("model", type=Path)
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--json", action="store_true", help="one JSON object per image")

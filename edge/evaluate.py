@@ -75,6 +75,10 @@ def evaluate_scores(
 
 def evaluate_classifier(task: Classifier, folder: ImageFolder) -> Evaluation:
     """Classify every image of ``folder`` and compare top-1 with the folder's class."""
+    if task.spec.task != "classify":
+        raise EdgeError(
+            f"eval measures the top-1 accuracy of classifiers; {task.spec.path} is a {task.spec.task} model"
+        )
     scores = np.empty((len(folder), task.spec.num_classes), dtype=np.float32)
     for i, path in enumerate(folder.paths):
         tensor, _ = task.prepare(read_image(path))

@@ -9,27 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge.flatbuf import Table
+from edge.opnames import BUILTIN_OPS
 
-# A few BuiltinOperator codes of TFLite's schema.fbs, for the questions edge asks of a graph.
-BUILTIN_NAMES = {
-    0: "ADD",
-    2: "CONCATENATION",
-    3: "CONV_2D",
-    4: "DEPTHWISE_CONV_2D",
-    6: "DEQUANTIZE",
-    9: "FULLY_CONNECTED",
-    14: "LOGISTIC",
-    17: "MAX_POOL_2D",
-    1: "AVERAGE_POOL_2D",
-    22: "RESHAPE",
-    25: "SOFTMAX",
-    40: "MEAN",
-    43: "SQUEEZE",
-    114: "QUANTIZE",
-}
-
-
-CUSTOM_CODE = 32
+CUSTOM_CODE = BUILTIN_OPS.index("CUSTOM")
 
 
 class _ModelF:
@@ -70,7 +52,8 @@ def _op_name(code: Table) -> tuple[str, bool]:
     )
     if builtin == CUSTOM_CODE:
         return code.string(_OperatorCodeF.CUSTOM_CODE) or "CUSTOM", False
-    return BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}"), True
+    name = BUILTIN_OPS[builtin] if 0 <= builtin < len(BUILTIN_OPS) else f"BUILTIN_{builtin}"
+    return name, True
 
 
 def read_ops(content: bytes) -> tuple[Op, ...]:

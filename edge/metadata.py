@@ -8,6 +8,7 @@ zip archive appended to the model, as the TFLite Support tooling does.
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import zipfile
@@ -165,6 +166,7 @@ class ModelFile:
     content: bytes
     entries: dict[str, bytes]
     metadata: ModelMetadata | None
+    ultralytics: dict = field(default_factory=dict)
 
 
 def parse_labels(raw: bytes) -> tuple[str, ...]:
@@ -200,11 +202,47 @@ def read_model_file(path: str | Path) -> ModelFile:
         )
     try:
         entries = _metadata_entries(content)
+        files = _associated_files(content)
         raw = entries.get(METADATA_NAME)
-        metadata = _parse_metadata(raw, _associated_files(content)) if raw else None
+        metadata = _parse_metadata(raw, files) if raw else None
     except (FlatbufferError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EdgeError(f"{path} is a corrupt TFLite model: {exc}") from exc
-    return ModelFile(path=path, content=content, entries=entries, metadata=metadata)
+    return ModelFile(
+        path=path, content=content, entries=entries, metadata=metadata, ultralytics=read_ultralytics(files)
+    )
+
+
+def read_ultralytics(files: dict[str, bytes]) -> dict:
+    """The metadata Ultralytics appends to its TFLite exports, or ``{}``.
+
+    Recent exports append ``metadata.json`` to the file's zip archive; older ones packed the same dict,
+    written as a Python literal, as the associated file ``temp_meta.txt``. ``names`` (a dict of class
+    id to name) becomes a tuple in id order.
+    """
+    for name in ("metadata.json", "temp_meta.txt"):
+        raw = files.get(name)
+        if raw is None:
+            continue
+        text = raw.decode("utf-8", errors="replace")
+        try:
+            meta = json.loads(text) if name.endswith(".json") else ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(meta, dict) and isinstance(meta.get("names"), (dict, list)):
+            return {**meta, "names": _names(meta["names"])}
+    return {}
+
+
+def _names(names: dict | list) -> tuple[str, ...]:
+    if isinstance(names, list):
+        return tuple(str(n) for n in names)
+    by_id = {}
+    for key, value in names.items():
+        try:
+            by_id[int(key)] = str(value)
+        except (TypeError, ValueError):
+            continue
+    return tuple(by_id.get(i, str(i)) for i in range(max(by_id) + 1)) if by_id else ()
 
 
 def _metadata_entries(content: bytes) -> dict[str, bytes]:

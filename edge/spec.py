@@ -1,8 +1,9 @@
 """ModelSpec: everything edge needs to run a model, read once at load from the model (and user flags).
 
-The model is the contract: labels, normalisation, colour order, resize mode, task and score type
-come from the embedded metadata; a flag supplies what a third-party model lacks. Nothing is guessed
-from an output's size or index order; what cannot be settled is an ``EdgeError`` naming the flag.
+The model is the contract: labels, normalisation, colour order, resize mode, task, output layout and
+score type come from the embedded metadata (edgesight's, the standard TFLite one, Ultralytics'), the
+layout otherwise from the tensor signature (``edge.layouts``); a flag supplies what a third-party
+model lacks. What cannot be settled is an ``EdgeError`` naming the flag.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import numpy as np
 
 from edge.errors import EdgeError
 from edge.flatbuf import FlatbufferError
-from edge.graph import producer, read_ops
+from edge.graph import Op, producer, read_ops
+from edge.layouts import ULTRALYTICS_TASKS, Layout, Signature, choose_layout
 from edge.metadata import ModelFile, read_labels_file
 from edge.preprocess import RESIZE_MODES
 from edge.runtime import Runtime, TensorInfo
 
-TASKS = ("classify",)
-LAYOUTS = {"classify": "class_scores"}  # the output layout each task reads
 COLORS = ("RGB", "BGR")
+BOX_UNITS = ("auto", "normalized", "pixels")
 PROBABILITY_OPS = frozenset({"SOFTMAX", "LOGISTIC"})
 PASS_THROUGH_OPS = frozenset({"QUANTIZE", "DEQUANTIZE", "RESHAPE", "SQUEEZE"})
 
@@ -49,12 +50,16 @@ class ModelSpec:
 
     path: str
     task: str
+    layout: str
+    layout_from: str  # --layout, edgesight metadata, signature, ...
+    outputs: dict[str, int]  # role (scores, boxes, predictions, ...) -> position in the outputs
     input: InputSpec
     labels: tuple[str, ...] | None
     labels_from: str
-    scores: str
+    scores: str  # probabilities or logits (class_scores)
     scores_from: str
-    num_classes: int
+    num_classes: int | None  # None when the layout does not fix it (SSD)
+    box_units: str = "auto"  # YOLO boxes: normalized, pixels, or auto (told per frame)
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Overrides:
     """User flags that supply or replace what the model says."""
 
     task: str | None = None
+    layout: str | None = None
     labels: str | Path | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
@@ -84,7 +90,9 @@ def _image_input(runtime: Runtime) -> TensorInfo:
     return info
 
 
-def _normalization(info: TensorInfo, model: ModelFile, flags: Overrides) -> tuple[tuple, tuple, str]:
+def _normalization(
+    info: TensorInfo, model: ModelFile, flags: Overrides, layout: Layout
+) -> tuple[tuple, tuple, str]:
     if flags.mean is not None or flags.std is not None:
         if flags.mean is None or flags.std is None:
             raise EdgeError("give both --mean and --std")
@@ -94,6 +102,8 @@ def _normalization(info: TensorInfo, model: ModelFile, flags: Overrides) -> tupl
     meta = model.metadata.inputs[0] if model.metadata and model.metadata.inputs else None
     if meta is not None and meta.mean is not None and meta.std is not None:
         return meta.mean, meta.std, "metadata"
+    if layout.mean is not None and layout.std is not None:
+        return layout.mean, layout.std, f"{layout.name} layout"
     if info.quantized:  # a quantized input without metadata takes raw pixels: the identity mapping
         return (float(info.zero_point),), (1.0 / info.scale,), "quantization"
     raise EdgeError(
@@ -102,55 +112,55 @@ def _normalization(info: TensorInfo, model: ModelFile, flags: Overrides) -> tupl
     )
 
 
-def _task(runtime: Runtime, custom: dict, flags: Overrides) -> str:
-    task = flags.task or custom.get("task")
-    if task is None:
-        shapes = [list(o.shape) for o in runtime.outputs]
-        if len(shapes) == 1 and len(shapes[0]) == 2 and shapes[0][0] == 1:
-            task = "classify"
-        else:
-            raise EdgeError(
-                f"cannot tell the task from outputs {shapes} and the model has no task metadata: "
-                f"pass --task ({', '.join(TASKS)})"
-            )
-    if task not in TASKS:
-        raise EdgeError(f"unsupported task {task!r}: this version runs {', '.join(TASKS)}")
-    layout = custom.get("layout", LAYOUTS[task])
-    if layout != LAYOUTS[task]:
-        raise EdgeError(
-            f"the model's metadata names output layout {layout!r}, which task {task} does not read"
-        )
-    return task
-
-
-def _labels(model: ModelFile, flags: Overrides, num_classes: int) -> tuple[tuple[str, ...] | None, str]:
+def _labels(model: ModelFile, flags: Overrides) -> tuple[tuple[str, ...] | None, str]:
+    """Labels from --labels, else Ultralytics' names, else the first output the metadata labels."""
     if flags.labels is not None:
-        labels, source = read_labels_file(flags.labels), str(flags.labels)
-    else:
-        meta = model.metadata.outputs[0] if model.metadata and model.metadata.outputs else None
-        if meta is None or meta.axis_labels is None:
-            return None, "none"
-        labels, source = meta.axis_labels, "metadata"
-    if len(labels) != num_classes:
-        raise EdgeError(
-            f"labels from {source} have {len(labels)} entries but the model outputs {num_classes} classes"
-        )
-    return labels, source
+        return read_labels_file(flags.labels), str(flags.labels)
+    if model.ultralytics.get("names"):
+        return model.ultralytics["names"], "Ultralytics metadata"
+    for meta in model.metadata.outputs if model.metadata else ():
+        labels = meta.axis_labels or meta.value_labels
+        if labels is not None:
+            return labels, "metadata"
+    return None, "none"
 
 
-def _score_kind(model: ModelFile, runtime: Runtime, custom: dict) -> tuple[str, str]:
+def _hints(model: ModelFile) -> dict:
+    """What the model says about its own task and layout."""
+    custom = model.metadata.custom if model.metadata else {}
+    if custom.get("task") or custom.get("layout"):
+        return {"task": custom.get("task"), "layout": custom.get("layout"), "task_from": "edgesight metadata"}
+    task = model.ultralytics.get("task")
+    if task is not None:
+        return {"task": ULTRALYTICS_TASKS.get(task, task), "task_from": "Ultralytics metadata"}
+    return {}
+
+
+def _ops(model: ModelFile) -> tuple[Op, ...]:
+    try:
+        return read_ops(model.content)
+    except FlatbufferError as exc:
+        raise EdgeError(f"{model.path} is a corrupt TFLite model: {exc}") from exc
+
+
+def _score_kind(ops: tuple[Op, ...], out: TensorInfo, custom: dict) -> tuple[str, str]:
     """Probabilities or logits: from metadata, else from the op in the file that produces the output."""
     if custom.get("scores") in ("probabilities", "logits"):
         return custom["scores"], "metadata"
-    out = runtime.outputs[0]
-    try:
-        op = producer(read_ops(model.content), out.index, PASS_THROUGH_OPS)
-    except FlatbufferError as exc:
-        raise EdgeError(f"{model.path} is a corrupt TFLite model: {exc}") from exc
+    op = producer(ops, out.index, PASS_THROUGH_OPS)
     if op is not None:
         kind = "probabilities" if op.name in PROBABILITY_OPS else "logits"
         return kind, f"graph ({op.name} output)"
     return "logits", "default"
+
+
+def _box_units(custom: dict) -> str:
+    units = custom.get("boxes", "auto")
+    if units not in BOX_UNITS:
+        raise EdgeError(
+            f"the model's metadata names box units {units!r}: expected one of {', '.join(BOX_UNITS)}"
+        )
+    return units
 
 
 def read_spec(model: ModelFile, runtime: Runtime, flags: Overrides | None = None) -> ModelSpec:
@@ -158,9 +168,14 @@ def read_spec(model: ModelFile, runtime: Runtime, flags: Overrides | None = None
     flags = flags or Overrides()
     custom = model.metadata.custom if model.metadata else {}
     info = _image_input(runtime)
-    task = _task(runtime, custom, flags)
-    mean, std, norm_from = _normalization(info, model, flags)
-    resize = flags.resize or custom.get("resize", "stretch")
+    ops = _ops(model)
+    labels, labels_from = _labels(model, flags)
+    sig = Signature(
+        info.shape[1], info.shape[2], runtime.outputs, ops, len(labels) if labels is not None else None
+    )
+    layout, fit, layout_from = choose_layout(sig, task=flags.task, layout=flags.layout, hints=_hints(model))
+    mean, std, norm_from = _normalization(info, model, flags, layout)
+    resize = flags.resize or custom.get("resize") or layout.resize
     if resize not in RESIZE_MODES:
         raise EdgeError(f"unknown resize mode {resize!r}: choose one of {', '.join(RESIZE_MODES)}")
     meta_in = model.metadata.inputs[0] if model.metadata and model.metadata.inputs else None
@@ -169,13 +184,20 @@ def read_spec(model: ModelFile, runtime: Runtime, flags: Overrides | None = None
         color = "GRAY"
     elif color not in COLORS:
         raise EdgeError(f"unknown colour order {color!r}: choose one of {', '.join(COLORS)}")
-    out = runtime.outputs[0]
-    num_classes = int(out.shape[-1])
-    labels, labels_from = _labels(model, flags, num_classes)
-    scores, scores_from = _score_kind(model, runtime, custom)
+    if labels is not None and fit.num_classes is not None and len(labels) != fit.num_classes:
+        raise EdgeError(
+            f"labels from {labels_from} have {len(labels)} entries but the model outputs "
+            f"{fit.num_classes} classes"
+        )
+    scores, scores_from = "probabilities", "layout"
+    if layout.name == "class_scores":
+        scores, scores_from = _score_kind(ops, runtime.outputs[fit.outputs["scores"]], custom)
     return ModelSpec(
         path=str(model.path),
-        task=task,
+        task=layout.task,
+        layout=layout.name,
+        layout_from=layout_from,
+        outputs=dict(fit.outputs),
         input=InputSpec(
             height=info.shape[1],
             width=info.shape[2],
@@ -193,5 +215,6 @@ def read_spec(model: ModelFile, runtime: Runtime, flags: Overrides | None = None
         labels_from=labels_from,
         scores=scores,
         scores_from=scores_from,
-        num_classes=num_classes,
+        num_classes=fit.num_classes,
+        box_units=_box_units(custom),
     )

@@ -63,3 +63,14 @@ def trained(tmp_path_factory) -> dict:
     )
     models = {m.name: outcome.path_of(m.name) for m in outcome.modes}
     return {"data": data, "run": base / "run", "info": info, "models": models, "outcome": outcome}
+
+
+@pytest.fixture(scope="session")
+def tflrt_python() -> Path:
+    """The Python of the tflite-runtime 2.14 environment ``make test`` builds (.venv-tflrt)."""
+    value = os.environ.get("EDGESIGHT_TFLRT_PYTHON")
+    if not value:
+        pytest.skip("EDGESIGHT_TFLRT_PYTHON not set: make test builds .venv-tflrt and sets it")
+    python = Path(value)
+    assert python.is_file(), f"EDGESIGHT_TFLRT_PYTHON={value} does not exist"
+    return python

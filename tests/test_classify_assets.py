@@ -44,3 +44,15 @@ def test_wrong_label_count_names_both_numbers(assets, tmp_path):
     folder = assets / "models" / "classification"
     with pytest.raises(EdgeError, match="3 entries but the model outputs 1001 classes"):
         edge.load(folder / "mobilenet_v2_1.0_224_quant.tflite", overrides=Overrides(labels=labels))
+
+
+def test_top_k_and_threshold_filter_the_classes_best_first(assets):
+    folder = assets / "models" / "classification"
+    image = cv2.imread(str(assets / "images" / "cat_720p.jpg"))
+    with edge.load(folder / "mobilenet_v1_0.25_224_quant.tflite", top_k=10) as model:
+        ten = model(image)
+    with edge.load(folder / "mobilenet_v1_0.25_224_quant.tflite", top_k=10, threshold=0.1) as model:
+        confident = model(image)
+    assert len(ten) == 10 and list(ten.scores) == sorted(ten.scores, reverse=True)
+    assert 0 < len(confident) < 10 and all(s >= 0.1 for s in confident.scores)
+    assert list(confident.ids) == list(ten.ids[: len(confident)])

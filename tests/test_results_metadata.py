@@ -88,3 +88,17 @@ def test_quantized_outputs_are_dequantized(trained):
         assert model.runtime.outputs[0].dtype == np.uint8
         result = model(np.zeros((40, 40, 3), np.uint8))
     assert np.all((result.scores >= 0) & (result.scores <= 1)) and abs(float(result.scores.sum()) - 1) < 0.05
+
+
+def test_draw_renders_boxes_and_classes_on_a_copy():
+    from edge.render import draw
+
+    frame = np.zeros((240, 320, 3), np.uint8)
+    det = Detections(xyxy=[[40, 60, 200, 180]], scores=[0.9], class_ids=[3], labels=["car"])
+    boxed = draw(frame, det)
+    assert not frame.any()  # the caller's frame is left alone
+    assert boxed[120, 40].any() and boxed[120, 200].any() and boxed[180, 120].any()  # the box's edges
+    assert not boxed[120, 120].any() and not boxed[20, 300].any()  # inside and far outside: untouched
+    texted = draw(frame, Classes(ids=[1, 2], scores=[0.7, 0.2], labels=["cat", None]), fps=12.5)
+    assert texted[:40, :120].any() and texted[-20:, :100].any()  # top-k at the top left, fps below
+    assert not draw(frame, Detections(xyxy=np.zeros((0, 4)), scores=[], class_ids=[], labels=[])).any()

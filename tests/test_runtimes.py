@@ -3,12 +3,10 @@ interpreter many Raspberry Pis have, run through the real CLI in the second envi
 ``make test`` builds (.venv-tflrt: numpy<2, opencv<4.12)."""
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import edge
 from edge.imagefolder import read_image
@@ -17,16 +15,6 @@ from tests.conftest import ROOT
 IMAGES_PER_CLASS = 6
 TFLRT_FLAGS = ("--runtime", "tflite-runtime", "--threads", "2", "--threshold", "0")
 MAX_SCORE_DIFF = 0.05  # about 12 steps of a uint8 probability output
-
-
-@pytest.fixture(scope="module")
-def tflrt_python() -> Path:
-    value = os.environ.get("EDGESIGHT_TFLRT_PYTHON")
-    if not value:
-        pytest.skip("EDGESIGHT_TFLRT_PYTHON not set: make test builds .venv-tflrt and sets it")
-    python = Path(value)
-    assert python.is_file(), f"EDGESIGHT_TFLRT_PYTHON={value} does not exist"
-    return python
 
 
 def _val_images(data: Path) -> list[Path]:

@@ -59,11 +59,13 @@ class Classifier(Task):
         super().__init__(model, runtime, spec)
         self.top_k = top_k
         self.threshold = threshold
-        self._out = runtime.outputs[0]
+        self._out = runtime.outputs[spec.outputs["scores"]]
 
     def scores(self, outputs: list[np.ndarray]) -> np.ndarray:
         """All class probabilities (N,) from the raw outputs."""
-        return class_scores(outputs[0], self._out.scale, self._out.zero_point, self.spec.scores)
+        return class_scores(
+            outputs[self.spec.outputs["scores"]], self._out.scale, self._out.zero_point, self.spec.scores
+        )
 
     def decode(self, outputs: list[np.ndarray], transform: Transform) -> Classes:
         return top_k(self.scores(outputs), self.top_k, self.threshold, self.spec.labels)

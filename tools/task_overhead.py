@@ -1,0 +1,168 @@
+"""How much edge adds around invoke(): preprocess, quantization and decoding (NMS included) of one
+640x480 frame, against a bare interpreter loop on the same model in the same run.
+
+For each model, the two loops alternate on the same interpreter: the bare one sets a ready-made
+input tensor, invokes and reads the outputs; edge's takes the frame through ``prepare``, ``invoke``
+and ``decode``. Prints per model the bare invoke p50, edge's extra time per frame (p50 of
+edge's call minus p50 of the bare loop, and the prepare / decode p50s), and the ratio to invoke.
+Targets (issue 4): SSD MobileNet under 15% of invoke, every model under 2 ms.
+
+    python tools/task_overhead.py [MODEL ...] [--frame IMAGE] [--runs 200] [--threads 2]
+
+With no model, it measures the asset models edge runs, plus the YOLO heads in runs/yolo-heads
+when they exist (``make overhead`` builds 640 px, 80-class heads first). Exit 0 whatever it
+measures, 1 with --check when a target is missed, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from edge.errors import EdgeError  # noqa: E402
+from edge.spec import Overrides  # noqa: E402
+from edge.tasks import load  # noqa: E402
+
+ASSETS = ROOT.parent / "shared" / "assets"
+ASSET_MODELS = (
+    (
+        "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite",
+        "models/detection/labelmap.txt",
+    ),
+    ("models/classification/mobilenet_v1_0.25_224_quant.tflite", None),
+    ("models/classification/mobilenet_v2_1.0_224_quant.tflite", "models/classification/labels.txt"),
+    ("models/classification/mobilenet_v1_0.25_224_1_metadata_1.tflite", None),
+)
+YOLO_DIR = ROOT / "runs" / "yolo-heads"
+SSD_MAX_SHARE = 0.15
+MAX_EXTRA_MS = 2.0
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """One model's bare invoke and edge's extra time per frame, in milliseconds."""
+
+    model: str
+    layout: str
+    runtime: str
+    bare_ms: float
+    edge_ms: float
+    prepare_ms: float
+    decode_ms: float
+    results: int
+
+    @property
+    def extra_ms(self) -> float:
+        return max(self.edge_ms - self.bare_ms, 0.0)
+
+    @property
+    def share(self) -> float:
+        return self.extra_ms / self.bare_ms
+
+    @property
+    def ok(self) -> bool:
+        return self.extra_ms < MAX_EXTRA_MS and (self.layout != "ssd" or self.share < SSD_MAX_SHARE)
+
+
+def measure(path: Path, frame: np.ndarray, labels: Path | None, runs: int, threads: int) -> Overhead:
+    """Alternate the bare loop and edge's call ``runs`` times on one interpreter; p50 of each."""
+    with load(path, threads=threads, overrides=Overrides(labels=labels)) as task:
+        rt = task.runtime
+        interpreter = rt.interpreter
+        tensor, _ = task.prepare(frame)
+        ins = [i.index for i in rt.inputs]
+        outs = [o.index for o in rt.outputs]
+        samples = np.empty((runs, 4))
+        for i in range(-10, runs):  # ten warm-up rounds
+            t0 = time.perf_counter()
+            interpreter.set_tensor(ins[0], tensor)
+            interpreter.invoke()
+            [interpreter.get_tensor(o) for o in outs]
+            t1 = time.perf_counter()
+            prepared, transform = task.prepare(frame)
+            t2 = time.perf_counter()
+            raw = rt.invoke(prepared)
+            t3 = time.perf_counter()
+            result = task.decode(raw, transform)
+            t4 = time.perf_counter()
+            if i >= 0:
+                samples[i] = (t1 - t0, t4 - t1, t2 - t1, t4 - t3)
+        p50 = np.median(samples, axis=0) * 1e3
+        return Overhead(path.name, task.spec.layout, rt.label, *(float(v) for v in p50), results=len(result))
+
+
+def default_models() -> list[tuple[Path, Path | None]]:
+    models = []
+    if (ASSETS / "README.md").is_file():
+        models += [(ASSETS / m, ASSETS / lb if lb else None) for m, lb in ASSET_MODELS]
+    models += [(p, None) for p in sorted(YOLO_DIR.glob("*.tflite"))]
+    return models
+
+
+def default_frame() -> np.ndarray:
+    """A real 640x480 frame: the first of the asset traffic clip, else a fixed noise image."""
+    cap = cv2.VideoCapture(str(ASSETS / "video" / "traffic_frames.mp4"))
+    ok, image = cap.read()
+    cap.release()
+    if not ok:
+        image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    return cv2.resize(image, (640, 480))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", type=Path)
+    parser.add_argument("--labels", type=Path, help="labels file for the models given")
+    parser.add_argument("--frame", type=Path, help="image to use (resized to 640x480)")
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+    try:
+        if args.runs < 1:
+            raise EdgeError(f"--runs must be 1 or more, got {args.runs}")
+        models = [(m, args.labels) for m in args.models] or default_models()
+        if not models:
+            raise EdgeError("no models given and none found (../shared/assets, runs/yolo-heads)")
+        if args.frame:
+            image = cv2.imread(str(args.frame))
+            if image is None:
+                raise EdgeError(f"cannot read image {args.frame}")
+            frame = cv2.resize(image, (640, 480))
+        else:
+            frame = default_frame()
+        rows = [measure(path, frame, labels, args.runs, args.threads) for path, labels in models]
+    except EdgeError as exc:
+        print(f"task_overhead: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"one 640x480 frame, p50 of {args.runs} alternating runs; targets: SSD < 15% of invoke, all < 2 ms")
+    print(
+        f"{'model':58s} {'layout':12s} {'invoke':>8s} {'edge':>8s} {'extra':>7s} {'prep':>6s} "
+        f"{'decode':>6s} {'extra/invoke':>12s}  verdict"
+    )
+    for r in rows:
+        print(
+            f"{r.model[:58]:58s} {r.layout:12s} {r.bare_ms:8.3f} {r.edge_ms:8.3f} {r.extra_ms:7.3f} "
+            f"{r.prepare_ms:6.3f} {r.decode_ms:6.3f} {r.share:12.1%}  {'ok' if r.ok else 'MISSED'}"
+        )
+    print(f"runtime: {rows[0].runtime}; times in ms")
+    if args.json:
+        args.json.write_text(
+            json.dumps([{**asdict(r), "extra_ms": r.extra_ms, "share": r.share, "ok": r.ok} for r in rows])
+        )
+    return 1 if args.check and not all(r.ok for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
