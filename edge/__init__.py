@@ -4,7 +4,7 @@ Never imports TensorFlow. The short API::
 
     import edge
     with edge.load("model.tflite", threads=2) as model:
-        result = model(frame)          # Classes (or Detections)
+        result = model(frame)          # Classes or Detections, by the model's task
         edge.draw(frame, result)
 """
 

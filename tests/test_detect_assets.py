@@ -186,3 +186,33 @@ def test_overhead_script_measures_ssd_against_a_bare_loop(assets, tmp_path):
         text=True,
     )
     assert bad.returncode == 2 and "--runs must be 1 or more" in bad.stderr
+
+
+def test_run_detects_cars_in_every_frame_of_the_traffic_clip(assets, tmp_path):
+    jsonl, video = tmp_path / "cars.jsonl", tmp_path / "cars.avi"
+    proc = run_cli(
+        "run",
+        assets / SSD,
+        "--source",
+        assets / "video/traffic_frames.mp4",
+        "--labels",
+        assets / LABELMAP,
+        "--threshold",
+        "0.5",
+        "--jsonl",
+        jsonl,
+        "--save",
+        video,
+    )
+    assert proc.returncode == 0, proc.stderr
+    frames = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(frames) == 20
+    for frame in frames:
+        cars = [d for d in frame["detections"] if d["label"] == "car"]
+        assert 1 <= len(cars) <= 4, frame
+        assert all(
+            0 <= d["box"][0] < d["box"][2] <= 960 and 0 <= d["box"][1] < d["box"][3] <= 540 for d in cars
+        )
+    cap = cv2.VideoCapture(str(video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20 and cap.read()[0]
+    cap.release()

@@ -169,3 +169,18 @@ def test_ssd_decoding_stops_at_count_and_maps_normalised_yxyx_to_the_frame():
     np.testing.assert_allclose(det.xyxy, [[80, 20, 240, 100], [0, 0, 400, 200]], atol=1e-3)
     assert det.labels == ("l17", "l2")
     assert len(decode_ssd(boxes, classes, scores, np.array([2.0]), 300, 300, transform, 0.7, 10)) == 1
+
+
+def test_ultralytics_metadata_is_read_from_json_and_from_older_python_literals():
+    from edge.metadata import read_ultralytics
+
+    new = read_ultralytics({"metadata.json": b'{"task": "detect", "names": {"0": "person", "1": "bicycle"}}'})
+    old = read_ultralytics({"temp_meta.txt": b"{'task': 'classify', 'names': {0: 'cat', 2: 'dog'}}"})
+    assert new["names"] == ("person", "bicycle") and new["task"] == "detect"
+    assert old["names"] == ("cat", "1", "dog")  # a gap keeps ids aligned with their names
+    assert read_ultralytics({"metadata.json": b"not json"}) == {}
+    assert read_ultralytics({"labels.txt": b"a\nb\n"}) == {}
+    assert read_ultralytics({"temp_meta.txt": b"__import__('os').system('true')"}) == {}  # never evaluated
+    hints = {"task": "classify", "task_from": "Ultralytics metadata"}
+    layout, _, source = choose_layout(sig((1, 2), size=224), hints=hints)
+    assert layout.name == "class_scores" and source == "signature, task from Ultralytics metadata"

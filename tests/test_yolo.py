@@ -178,3 +178,15 @@ def test_tflite_runtime_2_14_gives_the_same_detections(heads, tflrt_python, tmp_
         found = json.loads(proc.stdout)["detections"]
         np.testing.assert_allclose([d["box"] for d in found], LANDSCAPE[0], atol=_tolerance(key[1])[0])
         assert [d["id"] for d in found] == LANDSCAPE[2]
+
+
+def test_odd_frames_through_a_letterboxed_model(heads):
+    with edge.load(heads["yolov8", "int8-int8io"]) as model:
+        for frame in (
+            np.zeros((1, 1, 3), np.uint8),
+            np.zeros((4320, 7680), np.uint16),
+            np.zeros((480, 640, 4), np.float32)[::-1],
+        ):
+            det = model(frame)
+            h, w = frame.shape[:2]
+            assert len(det) == 4 and (det.xyxy[:, 0::2] <= w).all() and (det.xyxy[:, 1::2] <= h).all()
