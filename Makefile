@@ -10,7 +10,11 @@ EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py test
 	tests/test_sources.py tests/test_edge_isolation.py tests/test_cli.py tests/test_layouts.py \
 	tests/test_detect_assets.py
 
-.PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead
+.PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps
+
+# Real peers for the live-output tests: a mosquitto broker and headless Chromium, from Debian.
+SYSTEM_DEPS := mosquitto chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +35,14 @@ venv-tflrt: $(TFLRT_STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/edgesight demo --out runs/demo
 
-test: $(STAMP) $(TFLRT_STAMP)
+system-deps:
+	@missing=""; for p in $(SYSTEM_DEPS); do \
+	  command -v $$p >/dev/null || [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing$$missing with apt-get"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    --no-install-recommends $$missing >/dev/null; fi
+
+test: $(STAMP) $(TFLRT_STAMP) system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q -p no:cacheprovider $(EDGE_TESTS)
@@ -53,6 +64,11 @@ overhead: $(STAMP)
 	test -f $(YOLO_HEADS)/yolov8_640_int8-int8io.tflite || $(PY) tools/yolo_heads.py $(YOLO_HEADS) --layout yolov8
 	test -f $(YOLO_HEADS)/yolov5_640_int8-int8io.tflite || $(PY) tools/yolo_heads.py $(YOLO_HEADS) --layout yolov5
 	$(PY) tools/task_overhead.py
+
+# Issue 5's targets: the pipeline against the examples' sequential loop (throughput on a file and on
+# the synthetic source), frame age in latest-frame mode, and RSS growth over a 10-minute run.
+pipeline-bench: $(STAMP)
+	$(PY) tools/pipeline_bench.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -150,22 +150,65 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sinks(args: argparse.Namespace, stack: contextlib.ExitStack, stats, title: str) -> list:
+    """The outputs the flags ask for, each closed by ``stack`` whatever ends the run."""
+    from edge.sinks import JsonlSink, StatsPrinter, VideoSink
+
+    sinks = []
+    if args.save:
+        sinks.append(stack.enter_context(VideoSink(args.save, fps=args.fps or 30.0)))
+    if args.jsonl:
+        sinks.append(stack.enter_context(JsonlSink(args.jsonl)))
+    if args.show:
+        from edge.sinks.window import WindowSink
+
+        sinks.append(stack.enter_context(WindowSink(title)))
+    if args.serve:
+        from edge.sinks.web import WebSink
+
+        web = stack.enter_context(
+            WebSink(args.serve, stats, token=args.token, insecure=args.insecure, title=title)
+        )
+        print(f"edgesight: serving {web.url} (stream, /metrics, /healthz)", file=sys.stderr, flush=True)
+        sinks.append(web)
+    if args.mqtt:
+        from edge.sinks.mqtt import MqttSink, parse_every
+
+        sinks.append(stack.enter_context(MqttSink(args.mqtt, every=parse_every(args.mqtt_every))))
+    if args.stats:
+        sinks.append(StatsPrinter(stats))
+    return sinks
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.pipeline import run
-    from edge.sinks import JsonlSink, VideoSink
     from edge.sources import open_source
+    from edge.stats import LiveStats
 
+    stats = LiveStats()
     with contextlib.ExitStack() as stack:  # every output is closed, whatever ends the run
-        video = stack.enter_context(VideoSink(args.save)) if args.save else None
+        sinks = _sinks(args, stack, stats, title=args.model.name)
         task = stack.enter_context(_load(args))
-        source = stack.enter_context(open_source(args.source, frames=args.frames, seed=args.seed))
-        jsonl = stack.enter_context(JsonlSink(args.jsonl)) if args.jsonl else None
-        summary = run(task, source, video=video, jsonl=jsonl)
+        source = stack.enter_context(
+            open_source(
+                args.source,
+                frames=args.frames,
+                seed=args.seed,
+                realtime=args.realtime,
+                width=args.width,
+                height=args.height,
+                fps=args.fps,
+            )
+        )
+        summary = run(task, source, sinks, mode=args.mode, max_fps=args.max_fps, stats=stats)
         label = task.runtime.label
     out = sys.stderr if args.jsonl == "-" else sys.stdout
     print(f"{args.model} on {args.source} ({label})", file=out)
     for line in summary.lines():
         print(line, file=out)
+    if summary.interrupted:
+        print("edgesight: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -277,33 +320,64 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("run", help="run a .tflite on a camera, video, folder or the synthetic source")
+    p = sub.add_parser("run", help="run a .tflite on a camera, video, stream, folder or the synthetic source")
     p.add_argument("model", type=Path)
     p.add_argument(
-        "--source", required=True, help="synthetic, a camera index, a video file, a folder or a URL"
+        "--source",
+        required=True,
+        help="synthetic, picamera, a camera index (0), a video file, an image folder or glob, an "
+        "RTSP/HTTP/MJPEG URL, or a GStreamer pipeline",
     )
-    p.add_argument("--save", type=Path, help="annotated video to write (.mp4 or .avi)")
-    p.add_argument("--jsonl", help="JSON Lines file of per-frame results ('-' for stdout)")
+    p.add_argument(
+        "--mode",
+        choices=("latest", "every"),
+        help="latest: keep only the newest frame (default for cameras and streams); every: process "
+        "every frame (default for files and folders)",
+    )
+    p.add_argument("--max-fps", type=float, help="cap the inference rate")
+    p.add_argument("--width", type=int, help="capture width, where the source supports it")
+    p.add_argument("--height", type=int, help="capture height, where the source supports it")
+    p.add_argument("--fps", type=float, help="capture rate, where the source supports it")
+    p.add_argument("--realtime", action="store_true", help="pace a video file or the synthetic source")
     p.add_argument("--frames", type=int, help="frames of the synthetic source (default 300)")
     p.add_argument("--seed", type=int, default=0, help="seed of the synthetic source")
+    p.add_argument("--save", type=Path, help="annotated video to write (.mp4 or .avi)")
+    p.add_argument("--jsonl", help="JSON Lines file of per-frame results ('-' for stdout)")
+    p.add_argument("--show", action="store_true", help="a window with the annotated frames (q or Esc quits)")
+    p.add_argument(
+        "--serve", metavar="HOST:PORT", help="web page with the live stream and stats, /metrics, /healthz"
+    )
+    p.add_argument("--token", help="with --serve: a token every request must carry (?token= or Bearer)")
+    p.add_argument(
+        "--insecure", action="store_true", help="with --serve: allow a non-loopback address without a token"
+    )
+    p.add_argument("--mqtt", metavar="URL", help="publish JSON events to mqtt://host[:port]/topic")
+    p.add_argument(
+        "--mqtt-every", default="1", help="publish every N frames (default 1) or on 'change' of labels"
+    )
+    p.add_argument(
+        "--stats", action="store_true", help="print live fps, stage times and frame age once a second"
+    )
     _model_options(p)
     p.set_defaults(func=cmd_run)
     return parser
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (kill, systemd) ends a run like Ctrl-C does: outputs are closed, then exit 130."""
+def _stop_on_signals() -> None:
+    """SIGTERM (kill, systemd) ends a run like Ctrl-C does: outputs are closed, then exit 130.
+    Ctrl-C works even where the shell started us with SIGINT ignored (a background job)."""
 
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     with contextlib.suppress(ValueError):  # not the main thread (embedded use): leave signals alone
         signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _stop_on_sigterm()
+    _stop_on_signals()
     try:
         return args.func(args)
     except EdgeError as exc:

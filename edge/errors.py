@@ -8,3 +8,7 @@ class EdgeError(Exception):
 
     The CLI prints it and exits with status 2; library callers may catch it.
     """
+
+
+class StopRun(Exception):
+    """Raised by an output (the window's q / Esc) to end a run cleanly."""

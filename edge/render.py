@@ -30,9 +30,14 @@ def _name(class_id: int, label: str | None) -> str:
 
 
 def draw(
-    frame: np.ndarray, result: Classes | Detections, fps: float | None = None, copy: bool = True
+    frame: np.ndarray,
+    result: Classes | Detections,
+    fps: float | None = None,
+    copy: bool = True,
+    stats: dict | None = None,
 ) -> np.ndarray:
-    """Annotate a BGR frame with a result (top-k text or boxes) and optionally the fps."""
+    """Annotate a BGR frame with a result (top-k text or boxes), the fps, and with ``stats`` (a
+    ``LiveStats`` snapshot) the stage times and frame age."""
     img = frame.copy() if copy else frame
     scale = max(0.4, min(img.shape[:2]) / 800)
     line = int(30 * scale) + 6
@@ -45,6 +50,11 @@ def draw(
             color = _color(int(cid))
             cv2.rectangle(img, (x0, y0), (x1, y1), color, max(1, round(scale * 2)))
             _text(img, f"{_name(cid, label)} {score:.2f}", (x0, max(y0, line)), scale * 0.8, color)
-    if fps is not None:
-        _text(img, f"{fps:.1f} fps", (8, img.shape[0] - 8), scale)
+    footer = [f"{fps:.1f} fps"] if fps is not None else []
+    if stats and stats.get("stage_ms"):
+        footer.append(" ".join(f"{k[:4]} {v:.1f}" for k, v in stats["stage_ms"].items()) + " ms")
+        if stats.get("age_ms") is not None:
+            footer[-1] += f", age {stats['age_ms']:.0f} ms"
+    for row, text in enumerate(reversed(footer)):
+        _text(img, text, (8, img.shape[0] - 8 - row * line), scale * (1.0 if text.endswith("fps") else 0.7))
     return img

@@ -74,3 +74,56 @@ def tflrt_python() -> Path:
     python = Path(value)
     assert python.is_file(), f"EDGESIGHT_TFLRT_PYTHON={value} does not exist"
     return python
+
+
+SSD_MODEL = ASSETS / "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite"
+SSD_LABELS = ASSETS / "models/detection/labelmap.txt"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_cli(*args: str, env: dict | None = None) -> subprocess.Popen:
+    """Start the real ``edgesight`` command in the background (stdout and stderr piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def wait_for(predicate, timeout: float = 30.0, every: float = 0.1):
+    """Poll ``predicate`` until it returns something truthy (returned) or ``timeout`` passes (None)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    return None
+
+
+def stop(proc: subprocess.Popen, sig: int | None = None, timeout: float = 10.0) -> tuple[str, str, float]:
+    """Signal a background command (SIGINT by default) and collect its output and how long it took."""
+    import signal
+    import time
+
+    proc.send_signal(sig or signal.SIGINT)
+    start = time.monotonic()
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return out, err, time.monotonic() - start

@@ -77,7 +77,7 @@ def run_demo(
         VideoSink(out / "live.mp4") as video,
         JsonlSink(out / "live.jsonl") as jsonl,
     ):
-        live = run(task, source, video=video, jsonl=jsonl, on_result=keep_samples)
+        live = run(task, source, [video, jsonl], on_result=keep_samples)
         runtime_label = task.runtime.label
     for line in live.lines():
         print(line)

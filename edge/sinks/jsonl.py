@@ -8,10 +8,16 @@ from pathlib import Path
 from typing import TextIO
 
 from edge.errors import EdgeError
+from edge.results import record
 
 
 class JsonlSink:
-    """Appends one JSON object per ``write``; every line is whole even if the run is interrupted."""
+    """One JSON object per frame; every line is whole even if the run is interrupted.
+
+    A failed write (a full disk) is an ``EdgeError``: the lines before it stay whole.
+    """
+
+    annotated = False
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -22,9 +28,18 @@ class JsonlSink:
             raise EdgeError(f"cannot write {self.path}: {exc.strerror}") from exc
         self.lines = 0
 
-    def write(self, obj: dict) -> None:
-        self._file.write(json.dumps(obj, separators=(", ", ": ")) + "\n")
-        self._file.flush()
+    def write(self, item, image: object = None) -> None:
+        frame = item.frame
+        self.write_object(
+            record(item.result, image=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6))
+        )
+
+    def write_object(self, obj: dict) -> None:
+        try:
+            self._file.write(json.dumps(obj, separators=(", ", ": ")) + "\n")
+            self._file.flush()
+        except OSError as exc:
+            raise EdgeError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self.lines += 1
 
     def close(self) -> None:

@@ -1,4 +1,8 @@
-"""Annotated video output: mp4v for .mp4, MJPG for .avi (the codecs OpenCV's wheels can write)."""
+"""Annotated video output: mp4v for .mp4, MJPG for .avi (the codecs OpenCV's wheels can write).
+
+The file is opened at the first frame (its size sets the video size) and finalised by ``close``,
+which the CLI reaches on the source's end, Ctrl-C and SIGTERM alike, so the video stays playable.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
 class VideoSink:
-    """Writes frames to a video file opened at the first frame (its size sets the video size)."""
+    """Writes annotated frames to a video file."""
+
+    annotated = True
 
     def __init__(self, path: str | Path, fps: float = 30.0) -> None:
         self.path = Path(path)
@@ -27,7 +33,10 @@ class VideoSink:
         self.writer: cv2.VideoWriter | None = None
         self.frames = 0
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, item: object, image: np.ndarray) -> None:
+        self.write_image(image)
+
+    def write_image(self, image: np.ndarray) -> None:
         if self.writer is None:
             h, w = image.shape[:2]
             self.writer = cv2.VideoWriter(str(self.path), self.fourcc, self.fps, (w, h))

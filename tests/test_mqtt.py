@@ -1,0 +1,140 @@
+"""--mqtt against a real mosquitto broker the test starts (Debian's package, installed by `make test`):
+events per frame and every Nth frame, and publishing that resumes after the broker restarts."""
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SSD_LABELS, SSD_MODEL, free_port, run_cli, start_cli, stop, wait_for
+
+MOSQUITTO = shutil.which("mosquitto") or (
+    "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+)
+pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto not installed: make test installs it")
+
+
+class Broker:
+    """A mosquitto on 127.0.0.1:port that can be stopped and started again."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.port = port
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        assert wait_for(self._listening, timeout=10), "mosquitto did not start"
+
+    def _listening(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+class Subscriber:
+    """A paho client that collects every message of one topic, resubscribing after reconnects."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[dict] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client.on_connect = lambda client, *a: client.subscribe(topic)
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(1, 2)
+        self.client.connect_async("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append(json.loads(message.payload))
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.messages)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture()
+def broker(tmp_path):
+    b = Broker(tmp_path, free_port())
+    b.start()
+    yield b
+    b.stop()
+
+
+def test_every_nth_frame_is_published_as_json(assets, broker):
+    sub = Subscriber(broker.port, "edgesight/every")
+    try:
+        assert wait_for(lambda: sub.client.is_connected(), timeout=10)
+        url = f"mqtt://127.0.0.1:{broker.port}/edgesight/every"
+        proc = run_cli(
+            "run",
+            SSD_MODEL,
+            "--source",
+            "synthetic",
+            "--frames",
+            "60",
+            "--labels",
+            SSD_LABELS,
+            "--mqtt",
+            url,
+            "--mqtt-every",
+            "10",
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert wait_for(lambda: sub.count() >= 6, timeout=10)
+        assert [m["index"] for m in sub.messages] == [0, 10, 20, 30, 40, 50]
+        first = sub.messages[0]
+        assert first["task"] == "detect" and first["source"] == "synthetic:0" and "detections" in first
+    finally:
+        sub.close()
+
+
+def test_publishing_resumes_after_the_broker_restarts(assets, broker, tmp_path):
+    sub = Subscriber(broker.port, "edgesight/live")
+    url = f"mqtt://127.0.0.1:{broker.port}/edgesight/live"
+    proc = start_cli(
+        "run", SSD_MODEL, "--source", "synthetic", "--realtime", "--frames", "100000", "--mqtt", url
+    )
+    try:
+        assert wait_for(lambda: sub.count() >= 10, timeout=30), proc.stderr
+        broker.stop()
+        assert wait_for(lambda: not sub.client.is_connected(), timeout=10)
+        before = sub.count()
+        assert proc.poll() is None  # the run goes on without its broker
+        broker.start()
+        assert wait_for(lambda: sub.count() >= before + 10, timeout=40), (
+            "no events after the broker came back"
+        )
+        indexes = [m["index"] for m in sub.messages]
+        assert indexes == sorted(indexes)
+    finally:
+        _, err, _ = stop(proc)
+        sub.close()
+    assert proc.returncode == 130, err
+
+
+def test_bad_mqtt_options_are_one_line_errors(assets):
+    for flags, message in [
+        (("--mqtt", "http://127.0.0.1/x"), "expects mqtt://host[:port]/topic"),
+        (("--mqtt", "mqtt://127.0.0.1:1883/t", "--mqtt-every", "0"), "--mqtt-every expects"),
+    ]:
+        proc = run_cli("run", SSD_MODEL, "--source", "synthetic", "--frames", "2", *flags)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr

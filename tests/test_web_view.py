@@ -1,0 +1,156 @@
+"""--serve: the live page in real headless Chromium (Debian's, installed by `make test`), the MJPEG
+stream, /metrics, /healthz, the token, several viewers and a viewer that never reads."""
+
+import json
+import re
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import SSD_LABELS, SSD_MODEL, free_port, run_cli, start_cli, stop, wait_for
+
+CHROMIUM = shutil.which("chromium")
+TOKEN = "s3cret-token"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def get(url: str, token: str | None = TOKEN) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except OSError:  # not listening (yet)
+        return 0, ""
+
+
+@pytest.fixture(scope="module")
+def server(assets):
+    port = free_port()
+    proc = start_cli(
+        "run",
+        SSD_MODEL,
+        "--source",
+        "synthetic",
+        "--realtime",
+        "--frames",
+        "100000",
+        "--labels",
+        SSD_LABELS,
+        "--threshold",
+        "0.2",
+        "--serve",
+        f"127.0.0.1:{port}",
+        "--token",
+        TOKEN,
+    )
+    base = f"http://127.0.0.1:{port}"
+    assert wait_for(lambda: get(f"{base}/healthz")[0] == 200, timeout=30), proc.stderr.read()
+    yield base
+    _, err, _ = stop(proc)
+    assert proc.returncode == 130, err
+
+
+def frames(base: str) -> int:
+    return json.loads(get(f"{base}/stats.json")[1])["frames"]
+
+
+def test_every_request_needs_the_token(server):
+    for path in ("/", "/stream.mjpg", "/stats.json", "/metrics", "/healthz"):
+        assert get(server + path, token=None)[0] == 401
+        assert get(server + path, token="wrong")[0] == 401
+    assert get(f"{server}/healthz?token={TOKEN}", token=None)[0] == 200
+
+
+def test_metrics_and_health(server):
+    status, text = get(f"{server}/metrics")
+    assert status == 200
+    assert int(re.search(r"^edgesight_frames_total (\d+)$", text, re.M).group(1)) > 0
+    for stage in ("capture", "preprocess", "invoke", "postprocess", "output"):
+        assert re.search(rf'^edgesight_stage_seconds{{stage="{stage}"}} [0-9.]+$', text, re.M), stage
+    assert "# TYPE edgesight_frame_age_seconds gauge" in text
+    status, body = get(f"{server}/healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: make test installs it")
+def test_the_page_shows_the_stream_and_the_stats_update_in_chromium(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{server}/?token={TOKEN}")
+            page.wait_for_function("document.querySelector('#stream').naturalWidth === 640", timeout=15000)
+
+            def shown_frames() -> int:
+                cell = page.locator("#stats td", has_text="frames").first.locator(
+                    "xpath=following-sibling::td"
+                )
+                return int(cell.inner_text())
+
+            page.wait_for_function("document.querySelectorAll('#stats tr').length > 5", timeout=15000)
+            first = shown_frames()
+            page.wait_for_timeout(2500)
+            assert shown_frames() > first  # the stats refresh by themselves
+            assert page.locator("#stats td", has_text="invoke ms").count() == 1
+            # The stream keeps delivering: draw it to a canvas twice and compare.
+            grab = """() => { const img = document.querySelector('#stream');
+                const c = document.createElement('canvas');
+                c.width = img.naturalWidth; c.height = img.naturalHeight;
+                c.getContext('2d').drawImage(img, 0, 0); return c.toDataURL('image/png'); }"""
+            one = page.evaluate(grab)
+            page.wait_for_timeout(500)
+            assert page.evaluate(grab) != one
+        finally:
+            browser.close()
+
+
+def _open_stream(base: str) -> socket.socket:
+    host, port = base.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    sock.sendall(f"GET /stream.mjpg?token={TOKEN} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    return sock
+
+
+def test_many_viewers_and_one_that_never_reads_do_not_slow_the_pipeline(server):
+    stalled = [_open_stream(server) for _ in range(3)]  # connect, then never read a byte
+    for s in stalled:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    readers = [_open_stream(server) for _ in range(2)]
+    try:
+        received = [0, 0]
+        start_frames, start = frames(server), time.monotonic()
+        while time.monotonic() - start < 4.0:
+            for i, r in enumerate(readers):
+                received[i] += len(r.recv(65536))
+        rate = (frames(server) - start_frames) / (time.monotonic() - start)
+        assert rate > 20, rate  # the source is paced at 30 fps
+        assert all(n > 100_000 for n in received), received  # both readers get a moving stream
+    finally:
+        for s in stalled + readers:
+            s.close()
+
+
+def test_serving_beyond_loopback_needs_a_token_or_insecure(assets):
+    proc = run_cli(
+        "run", SSD_MODEL, "--source", "synthetic", "--frames", "2", "--serve", f"0.0.0.0:{free_port()}"
+    )
+    assert proc.returncode == 2 and "--token" in proc.stderr and "--insecure" in proc.stderr
+    proc = run_cli("run", SSD_MODEL, "--source", "synthetic", "--frames", "2", "--serve", "nonsense")
+    assert proc.returncode == 2 and "HOST:PORT" in proc.stderr
