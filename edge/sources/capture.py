@@ -44,7 +44,34 @@ def has_gstreamer() -> bool:
     return False
 
 
-class VideoSource(Source):
+class _Capture(Source):
+    """A VideoCapture whose reads and release never overlap (a read may block on a device)."""
+
+    capture: cv2.VideoCapture | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def _read(self):
+        with self._lock:
+            if self.capture is None:
+                return False, None
+            return self.capture.read()
+
+    def close(self) -> None:
+        # A read blocked on a device must not meet a release: give up the release instead (the
+        # process is ending anyway).
+        if self._lock.acquire(timeout=1.0):
+            try:
+                if self.capture is not None:
+                    self.capture.release()
+                    self.capture = None
+            finally:
+                self._lock.release()
+
+
+class VideoSource(_Capture):
     """A video file, a camera index or a GStreamer pipeline; ``realtime`` paces a file at its fps."""
 
     def __init__(
@@ -61,7 +88,6 @@ class VideoSource(Source):
         self.target = target
         self.live = live or realtime
         self.realtime = realtime
-        self._lock = threading.Lock()  # read() and release() never overlap
         self.capture = cv2.VideoCapture(target, api)
         if not self.capture.isOpened():
             what = f"camera {target}" if isinstance(target, int) else f"video {target}"
@@ -73,12 +99,6 @@ class VideoSource(Source):
             self.capture.set(cv2.CAP_PROP_FPS, fps)
         file_fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps or (file_fps if file_fps and file_fps > 0 else 30.0)
-
-    def _read(self):
-        with self._lock:
-            if self.capture is None:
-                return False, None
-            return self.capture.read()
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
@@ -96,19 +116,8 @@ class VideoSource(Source):
             yield Frame(image, index, time.monotonic(), name=f"{self.target}:{index}")
             index += 1
 
-    def close(self) -> None:
-        # A read blocked on a device must not meet a release: give up the release instead (the
-        # process is ending anyway).
-        if self._lock.acquire(timeout=1.0):
-            try:
-                if self.capture is not None:
-                    self.capture.release()
-                    self.capture = None
-            finally:
-                self._lock.release()
 
-
-class StreamSource(Source):
+class StreamSource(_Capture):
     """An RTSP / HTTP / MJPEG stream, reopened with backoff whenever it drops."""
 
     live = True
@@ -117,7 +126,6 @@ class StreamSource(Source):
         super().__init__()
         self.url = url
         self.backoff = backoff
-        self._lock = threading.Lock()
         self.capture = self._open()
         if self.capture is None:
             raise EdgeError(f"cannot open stream {url}: check the address and that the server is up")
@@ -128,12 +136,6 @@ class StreamSource(Source):
             return capture
         capture.release()
         return None
-
-    def _read(self):
-        with self._lock:
-            if self.capture is None:
-                return False, None
-            return self.capture.read()
 
     def _reopen(self) -> bool:
         """Release, then try again with growing waits until it opens or the source is stopped."""
@@ -161,15 +163,6 @@ class StreamSource(Source):
                 index += 1
             elif not self._reopen():
                 return
-
-    def close(self) -> None:
-        if self._lock.acquire(timeout=1.0):
-            try:
-                if self.capture is not None:
-                    self.capture.release()
-                    self.capture = None
-            finally:
-                self._lock.release()
 
 
 def gstreamer_source(pipeline: str) -> VideoSource:
