@@ -203,3 +203,9 @@ def test_pipeline_bench_script_measures_all_three_targets(assets, tmp_path):
     assert figures["age"]["frames"] > 0 and figures["age"]["median_processing_ms"] > 0
     assert figures["memory"]["rss_end_mb"] > 0
     assert "throughput, file" in proc.stdout and "memory over" in proc.stdout
+
+
+def test_a_full_disk_is_a_one_line_error(assets):
+    proc = run_cli("run", SSD_MODEL, "--source", "synthetic", "--frames", "5", "--jsonl", "/dev/full")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == "edgesight: error: cannot write /dev/full: No space left on device"

@@ -27,25 +27,28 @@ class JsonlSink:
         except OSError as exc:
             raise EdgeError(f"cannot write {self.path}: {exc.strerror}") from exc
         self.lines = 0
+        self.failed = False
 
     def write(self, item, image: object = None) -> None:
         frame = item.frame
-        self.write_object(
-            record(item.result, image=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6))
-        )
-
-    def write_object(self, obj: dict) -> None:
+        obj = record(item.result, image=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6))
         try:
             self._file.write(json.dumps(obj, separators=(", ", ": ")) + "\n")
             self._file.flush()
         except OSError as exc:
+            self.failed = True
             raise EdgeError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self.lines += 1
 
     def close(self) -> None:
-        if self._file is not None and self._own:
-            self._file.close()
-        self._file = None
+        file, self._file = self._file, None
+        if file is None or not self._own:
+            return
+        try:
+            file.close()  # closes the file even when its last flush fails
+        except OSError as exc:
+            if not self.failed:  # a failed write has already said so
+                raise EdgeError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 
     def __enter__(self) -> JsonlSink:
         return self

@@ -34,9 +34,6 @@ class VideoSink:
         self.frames = 0
 
     def write(self, item: object, image: np.ndarray) -> None:
-        self.write_image(image)
-
-    def write_image(self, image: np.ndarray) -> None:
         if self.writer is None:
             h, w = image.shape[:2]
             self.writer = cv2.VideoWriter(str(self.path), self.fourcc, self.fps, (w, h))
