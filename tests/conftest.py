@@ -78,6 +78,8 @@ def tflrt_python() -> Path:
 
 SSD_MODEL = ASSETS / "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite"
 SSD_LABELS = ASSETS / "models/detection/labelmap.txt"
+# A camera-like source that runs until the test stops it: the synthetic one, paced at 30 fps.
+LIVE_SYNTHETIC = ("--source", "synthetic", "--realtime", "--frames", "100000")
 
 
 def free_port() -> int:

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SSD_LABELS, SSD_MODEL, free_port, run_cli, start_cli, stop, wait_for
+from tests.conftest import (
+    LIVE_SYNTHETIC,
+    SSD_LABELS,
+    SSD_MODEL,
+    free_port,
+    run_cli,
+    start_cli,
+    stop,
+    wait_for,
+)
 
 MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
@@ -110,9 +119,7 @@ def test_every_nth_frame_is_published_as_json(assets, broker):
 def test_publishing_resumes_after_the_broker_restarts(assets, broker, tmp_path):
     sub = Subscriber(broker.port, "edgesight/live")
     url = f"mqtt://127.0.0.1:{broker.port}/edgesight/live"
-    proc = start_cli(
-        "run", SSD_MODEL, "--source", "synthetic", "--realtime", "--frames", "100000", "--mqtt", url
-    )
+    proc = start_cli("run", SSD_MODEL, *LIVE_SYNTHETIC, "--mqtt", url)
     try:
         assert wait_for(lambda: sub.count() >= 10, timeout=30), proc.stderr
         broker.stop()

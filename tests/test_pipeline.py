@@ -13,7 +13,16 @@ import pytest
 import edge
 from edge.pipeline import run
 from edge.sources import SyntheticSource, VideoSource
-from tests.conftest import SSD_LABELS, SSD_MODEL, free_port, run_cli, start_cli, stop, wait_for
+from tests.conftest import (
+    LIVE_SYNTHETIC,
+    SSD_LABELS,
+    SSD_MODEL,
+    free_port,
+    run_cli,
+    start_cli,
+    stop,
+    wait_for,
+)
 
 
 class Recorder:
@@ -82,11 +91,7 @@ def test_a_signal_stops_a_live_run_fast_with_every_output_closed(assets, tmp_pat
     proc = start_cli(
         "run",
         SSD_MODEL,
-        "--source",
-        "synthetic",
-        "--realtime",
-        "--frames",
-        "100000",
+        *LIVE_SYNTHETIC,
         "--save",
         video,
         "--jsonl",
@@ -127,7 +132,7 @@ def test_show_without_a_gui_points_to_serve(assets):
 
 def test_a_stream_that_drops_is_reopened_and_the_run_goes_on(assets, tmp_path):
     port = free_port()
-    serve = ("run", SSD_MODEL, "--source", "synthetic", "--realtime", "--frames", "100000", "--serve")
+    serve = ("run", SSD_MODEL, *LIVE_SYNTHETIC, "--serve")
     server = start_cli(*serve, f"127.0.0.1:{port}")
     jsonl = tmp_path / "client.jsonl"
 

@@ -11,7 +11,16 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import SSD_LABELS, SSD_MODEL, free_port, run_cli, start_cli, stop, wait_for
+from tests.conftest import (
+    LIVE_SYNTHETIC,
+    SSD_LABELS,
+    SSD_MODEL,
+    free_port,
+    run_cli,
+    start_cli,
+    stop,
+    wait_for,
+)
 
 CHROMIUM = shutil.which("chromium")
 TOKEN = "s3cret-token"
@@ -44,11 +53,7 @@ def server(assets):
     proc = start_cli(
         "run",
         SSD_MODEL,
-        "--source",
-        "synthetic",
-        "--realtime",
-        "--frames",
-        "100000",
+        *LIVE_SYNTHETIC,
         "--labels",
         SSD_LABELS,
         "--threshold",
