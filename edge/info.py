@@ -11,11 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 from edge.errors import EdgeError
-from edge.flatbuf import FlatbufferError
-from edge.graph import read_ops
 from edge.metadata import ModelFile, read_model_file
 from edge.runtime import Runtime, TensorInfo
-from edge.spec import Overrides, read_spec
+from edge.spec import Overrides, model_ops, read_spec
 
 
 def _tensor(info: TensorInfo) -> dict:
@@ -57,10 +55,7 @@ def describe(
         "metadata": _metadata(model),
         "ultralytics": _ultralytics(model),
     }
-    try:
-        ops = read_ops(model.content)
-    except FlatbufferError as exc:
-        raise EdgeError(f"{model.path} is a corrupt TFLite model: {exc}") from exc
+    ops = model_ops(model)
     out["ops"] = dict(Counter(op.name for op in ops))
     out["custom_ops"] = sorted({op.name for op in ops if not op.builtin})
     try:

@@ -18,13 +18,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from edge.errors import EdgeError, StopRun
 from edge.render import draw
 from edge.results import Classes, Detections
+from edge.sinks.base import Sink
 from edge.sources import Frame, Source
 from edge.stats import STAGES, LiveStats
 from edge.tasks.base import Task
@@ -42,14 +42,6 @@ class Item:
     result: Classes | Detections
     times: dict[str, float]  # seconds per stage (output added by the outputs thread)
     age: float  # result time minus capture time, seconds
-
-
-class Sink(Protocol):
-    """An output: ``annotated`` sinks get the frame with the result drawn on it."""
-
-    annotated: bool
-
-    def write(self, item: Item, image: np.ndarray | None) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,8 @@ def _hints(model: ModelFile) -> dict:
     return {}
 
 
-def _ops(model: ModelFile) -> tuple[Op, ...]:
+def model_ops(model: ModelFile) -> tuple[Op, ...]:
+    """The main subgraph's ops; a malformed graph is an ``EdgeError`` naming the file."""
     try:
         return read_ops(model.content)
     except FlatbufferError as exc:
@@ -168,7 +169,7 @@ def read_spec(model: ModelFile, runtime: Runtime, flags: Overrides | None = None
     flags = flags or Overrides()
     custom = model.metadata.custom if model.metadata else {}
     info = _image_input(runtime)
-    ops = _ops(model)
+    ops = model_ops(model)
     labels, labels_from = _labels(model, flags)
     sig = Signature(
         info.shape[1], info.shape[2], runtime.outputs, ops, len(labels) if labels is not None else None

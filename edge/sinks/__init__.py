@@ -4,8 +4,9 @@ Every sink has ``annotated`` (does it want the frame with the result drawn on it
 image)`` called from the pipeline's outputs thread, and ``close``.
 """
 
+from edge.sinks.base import Sink
 from edge.sinks.console import StatsPrinter
 from edge.sinks.jsonl import JsonlSink
 from edge.sinks.video import VideoSink
 
-__all__ = ["JsonlSink", "StatsPrinter", "VideoSink"]
+__all__ = ["JsonlSink", "Sink", "StatsPrinter", "VideoSink"]

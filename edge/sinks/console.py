@@ -6,10 +6,11 @@ import sys
 import time
 from typing import TextIO
 
+from edge.sinks.base import Sink
 from edge.stats import LiveStats
 
 
-class StatsPrinter:
+class StatsPrinter(Sink):
     """Prints ``stats.line()`` at most every ``every`` seconds."""
 
     annotated = False
@@ -25,12 +26,3 @@ class StatsPrinter:
         if now - self._last >= self.every:
             self._last = now
             print(f"[stats] {self.stats.line()}", file=self.stream, flush=True)
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self) -> StatsPrinter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

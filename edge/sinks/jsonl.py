@@ -9,9 +9,10 @@ from typing import TextIO
 
 from edge.errors import EdgeError
 from edge.results import record
+from edge.sinks.base import Sink
 
 
-class JsonlSink:
+class JsonlSink(Sink):
     """One JSON object per frame; every line is whole even if the run is interrupted.
 
     A failed write (a full disk) is an ``EdgeError``: the lines before it stay whole.
@@ -49,9 +50,3 @@ class JsonlSink:
         except OSError as exc:
             if not self.failed:  # a failed write has already said so
                 raise EdgeError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
-
-    def __enter__(self) -> JsonlSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlsplit
 
 from edge.errors import EdgeError
 from edge.results import record
+from edge.sinks.base import Sink
 
 RECONNECT = (1, 16)  # first and longest wait between reconnection attempts, seconds
 CONNECT_WAIT = 3.0  # seconds the run waits for the first connection before it starts anyway
@@ -41,7 +42,7 @@ def parse_every(text: str) -> int | None:
     raise EdgeError(f"--mqtt-every expects a number of frames (1 or more) or 'change', got {text!r}")
 
 
-class MqttSink:
+class MqttSink(Sink):
     """Publishes results as JSON to one topic."""
 
     annotated = False
@@ -95,9 +96,3 @@ class MqttSink:
         if client is not None:
             client.disconnect()
             client.loop_stop()
-
-    def __enter__(self) -> MqttSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

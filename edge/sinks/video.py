@@ -12,11 +12,12 @@ import cv2
 import numpy as np
 
 from edge.errors import EdgeError
+from edge.sinks.base import Sink
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
-class VideoSink:
+class VideoSink(Sink):
     """Writes annotated frames to a video file."""
 
     annotated = True
@@ -46,9 +47,3 @@ class VideoSink:
         if self.writer is not None:
             self.writer.release()
             self.writer = None
-
-    def __enter__(self) -> VideoSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from edge.errors import EdgeError
+from edge.sinks.base import Sink
 from edge.stats import LiveStats
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -72,7 +73,7 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class WebSink:
+class WebSink(Sink):
     """Serves the live page, stream and stats from a background thread until ``close``."""
 
     annotated = True
@@ -161,12 +162,6 @@ class WebSink:
             self._cond.notify_all()
         self.server.shutdown()
         self.server.server_close()
-
-    def __enter__(self) -> WebSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _handler(sink: WebSink) -> type[BaseHTTPRequestHandler]:

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from edge.errors import EdgeError, StopRun
+from edge.sinks.base import Sink
 
 NO_GUI = (
     "--show needs an OpenCV with a GUI, and this one has none (opencv-python-headless): watch in a "
@@ -26,7 +27,7 @@ def has_gui() -> bool:
     return False
 
 
-class WindowSink:
+class WindowSink(Sink):
     """Shows annotated frames in a resizable window."""
 
     annotated = True
@@ -56,9 +57,3 @@ class WindowSink:
             cv2.waitKey(1)
         except cv2.error:
             pass
-
-    def __enter__(self) -> WindowSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
