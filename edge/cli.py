@@ -15,6 +15,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 
 TRAIN_VERBS = ("demo", "train", "export")
+RUNTIME_NAMES = ("litert", "tflite-runtime", "tf")  # edge.runtime.RUNTIMES, without importing numpy
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -25,9 +26,14 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def _spec_options(p: argparse.ArgumentParser) -> None:
-    """Flags that supply or replace what a model says about itself."""
+    """The interpreter flags, and the flags that supply or replace what a model says about itself."""
     p.add_argument("--threads", type=int, default=2, help="interpreter threads (default 2)")
-    p.add_argument("--runtime", choices=("litert", "tflite-runtime", "tf"), help="force one interpreter")
+    p.add_argument("--runtime", choices=RUNTIME_NAMES, help="force one interpreter")
+    _contract_options(p)
+
+
+def _contract_options(p: argparse.ArgumentParser) -> None:
+    """Flags that supply or replace what a model says about itself."""
     p.add_argument("--labels", type=Path, help="labels file, one per line (for models without metadata)")
     p.add_argument("--mean", type=_floats, help="input normalisation mean, e.g. 127.5 or 123.7,116.3,103.5")
     p.add_argument("--std", type=_floats, help="input normalisation std, e.g. 127.5")
@@ -212,6 +218,61 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edge.bench import command, report
+
+    if args.compare:
+        return _compare(args)
+    if not args.models:
+        raise EdgeError("give one or more models to benchmark, or --compare A.json B.json")
+    if args.plot:
+        raise EdgeError("--plot goes with --compare")
+    from edge.bench.sustained import parse_duration
+
+    plan = command.Plan(
+        models=tuple(args.models),
+        runtimes=command.parse_runtimes(args.runtime),
+        threads=command.parse_threads(args.threads),
+        xnnpack=command.XNNPACK_CHOICES[args.xnnpack],
+        runs=args.runs,
+        warmup=args.warmup,
+        seconds=args.seconds,
+        image=args.image,
+        source=args.source,
+        frames=args.frames,
+        draw=args.draw,
+        duration=parse_duration(args.duration) if args.duration else None,
+        window=parse_duration(args.window),
+        overrides=_overrides(args),
+        name=args.name,
+    )
+    record = command.run_plan(plan)
+    print("\n".join(report.format_record(record)))
+    if args.json:
+        command.write_record(record, args.json)
+        print(f"record written to {args.json}", file=sys.stderr)
+    if record["interrupted"]:
+        print("edgesight: interrupted (the results above are the settings that finished)", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from edge.bench import compare
+
+    if args.models:
+        raise EdgeError("--compare takes JSON records only; benchmark models in a separate run")
+    if args.plot and not compare.has_matplotlib():
+        raise EdgeError("--plot needs matplotlib: pip install matplotlib")
+    records = [compare.load_record(path) for path in args.compare]
+    rows = compare.compare_rows(records)
+    print("\n".join(compare.format_compare(records, rows)))
+    if args.plot:
+        png, page = compare.write_plot(records, rows, args.plot)
+        print(f"plot written to {png} and {page}", file=sys.stderr)
+    return 0
+
+
 def _train_handler(name: str) -> Callable[[argparse.Namespace], int]:
     missing = EdgeError(
         f"'edgesight {name}' needs TensorFlow, which is not installed here: "
@@ -360,6 +421,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _model_options(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "bench",
+        help="latency, throughput and memory of models on this device, per interpreter, threads and "
+        "XNNPACK; the pipeline per stage; records to compare across devices",
+    )
+    p.add_argument("models", nargs="*", type=Path, metavar="MODEL", help=".tflite files")
+    p.add_argument("--threads", default="2", help="thread counts to sweep, e.g. 1,2,4 (default 2)")
+    p.add_argument(
+        "--runtime",
+        help="interpreters to sweep: litert, tflite-runtime, tf, comma-separated, or all installed "
+        "(default: the first installed)",
+    )
+    p.add_argument(
+        "--xnnpack",
+        choices=tuple(("on", "off", "both")),
+        default="on",
+        help="with the XNNPACK delegate (on, the default), without it (off) or both",
+    )
+    p.add_argument(
+        "--no-xnnpack", dest="xnnpack", action="store_const", const="off", help="same as --xnnpack off"
+    )
+    p.add_argument("--runs", type=int, default=100, help="timed runs per setting (default 100)")
+    p.add_argument("--warmup", type=int, default=10, help="untimed runs after the first (default 10)")
+    p.add_argument("--seconds", type=float, help="a time budget per setting instead of --runs")
+    p.add_argument("--image", type=Path, help="feed this image (preprocessed as the model asks)")
+    p.add_argument(
+        "--source",
+        help="feed frames of this source, and benchmark the pipeline on it per stage (same sources as run)",
+    )
+    p.add_argument(
+        "--frames", type=int, help="frames of the pipeline benchmark (default: a file's all, 300 live)"
+    )
+    p.add_argument("--draw", action="store_true", help="pipeline benchmark: draw results on the frames")
+    p.add_argument("--duration", help="sustained mode: run this long per setting, e.g. 10m, 90s")
+    p.add_argument("--window", default="10s", help="sustained mode: throughput per window (default 10s)")
+    p.add_argument("--json", type=Path, metavar="OUT", help="write the record as JSON")
+    p.add_argument("--name", help="this record's name in comparisons (default: the host name)")
+    p.add_argument("--compare", nargs="+", type=Path, metavar="JSON", help="compare records instead")
+    p.add_argument("--plot", type=Path, metavar="OUT", help="with --compare: write OUT.png and OUT.html")
+    _contract_options(p)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import warnings
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from edge.errors import EdgeError
 RUNTIMES: tuple[tuple[str, str, str], ...] = (
     ("litert", "ai_edge_litert.interpreter", "ai-edge-litert"),
     ("tflite-runtime", "tflite_runtime.interpreter", "tflite-runtime"),
-    ("tf", "tensorflow.lite", "tensorflow"),
+    ("tf", "tensorflow.lite.python.interpreter", "tensorflow"),  # tf.lite.Interpreter
 )
 
 
@@ -51,15 +52,17 @@ def _version(module_name: str, distribution: str) -> str:
         return getattr(importlib.import_module(module_name.split(".")[0]), "__version__", "unknown")
 
 
-def _import(name: str | None) -> tuple[str, Any, str]:
+def import_runtime(name: str | None) -> tuple[str, Any, str]:
     """Import the first available interpreter (or the one asked for)."""
     wanted = [r for r in RUNTIMES if name in (None, r[0])]
     if not wanted:
         known = ", ".join(r[0] for r in RUNTIMES)
         raise EdgeError(f"unknown runtime {name!r}: choose one of {known}")
     for label, module_name, dist in wanted:
+        if label == "tf" and not os.environ.get("EDGESIGHT_VERBOSE"):
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines on stderr
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _quiet_native_stderr():
                 warnings.simplefilter("ignore")
                 module = importlib.import_module(module_name)
         except ImportError:
@@ -69,6 +72,12 @@ def _import(name: str | None) -> tuple[str, Any, str]:
         dist = wanted[0][2]
         raise EdgeError(f"runtime {name!r} is not installed: pip install {dist}")
     raise EdgeError("no TFLite interpreter found: pip install 'edgesight[edge]' (ai-edge-litert)")
+
+
+def installed_runtimes() -> list[str]:
+    """The interpreters installed here, in the order they are tried (found, not imported: TensorFlow
+    takes seconds and hundreds of MB to import)."""
+    return [label for label, module, _ in RUNTIMES if importlib.util.find_spec(module.split(".")[0])]
 
 
 @contextlib.contextmanager
@@ -93,6 +102,15 @@ def _quiet_native_stderr():
         os.close(saved)
 
 
+def _no_default_delegates(module: Any) -> Any:
+    """The op resolver that leaves out the default (XNNPACK) delegate, from the interpreter's module."""
+    owner = importlib.import_module(module.Interpreter.__module__)
+    resolver = getattr(owner, "OpResolverType", None)
+    if resolver is None:
+        raise EdgeError("this interpreter cannot turn XNNPACK off (no OpResolverType)")
+    return resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+
+
 def _tensor_info(detail: dict) -> TensorInfo:
     scale, zero_point = detail.get("quantization", (0.0, 0))
     return TensorInfo(
@@ -112,15 +130,19 @@ class Runtime:
     ``invoke(*inputs)`` sets the inputs, runs the model and returns the raw outputs (copies).
     """
 
-    def __init__(self, content: bytes, threads: int = 1, runtime: str | None = None) -> None:
+    def __init__(
+        self, content: bytes, threads: int = 1, runtime: str | None = None, xnnpack: bool = True
+    ) -> None:
         if threads < 1:
             raise EdgeError(f"threads must be 1 or more, got {threads}")
-        self.name, module, self.version = _import(runtime)
+        self.name, module, self.version = import_runtime(runtime)
         self.threads = threads
+        self.xnnpack = xnnpack
+        options = {} if xnnpack else {"experimental_op_resolver_type": _no_default_delegates(module)}
         try:
             with warnings.catch_warnings(), _quiet_native_stderr():
                 warnings.simplefilter("ignore")
-                self.interpreter = module.Interpreter(model_content=content, num_threads=threads)
+                self.interpreter = module.Interpreter(model_content=content, num_threads=threads, **options)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -132,9 +154,25 @@ class Runtime:
 
     @property
     def label(self) -> str:
-        """E.g. ``litert 2.3.0, 2 threads``."""
+        """E.g. ``litert 2.3.0, 2 threads`` (``, no XNNPACK`` when it was turned off)."""
         plural = "s" if self.threads != 1 else ""
-        return f"{self.name} {self.version}, {self.threads} thread{plural}"
+        off = "" if self.xnnpack else ", no XNNPACK"
+        return f"{self.name} {self.version}, {self.threads} thread{plural}{off}"
+
+    @property
+    def delegate(self) -> str:
+        """What runs the graph, as the interpreter's own node list shows it: ``XNNPACK`` when the
+        default delegate took over part of the graph (``XNNPACK x2``: in two partitions), ``none``
+        when every op runs on the built-in kernels (XNNPACK turned off, or not taking these ops,
+        as tflite-runtime 2.14 with int8 on x86)."""
+        try:
+            ops = self.interpreter._get_ops_details()
+        except Exception:  # a runtime without the node list: say so rather than guess
+            return "unknown"
+        partitions = sum(op.get("op_name") == "DELEGATE" for op in ops)
+        if not partitions:
+            return "none"
+        return "XNNPACK" if partitions == 1 else f"XNNPACK x{partitions}"
 
     def invoke(self, *inputs: np.ndarray) -> list[np.ndarray]:
         """Run the model once on ready-made input tensors; returns the raw outputs."""

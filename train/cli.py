@@ -47,7 +47,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     modes = parse_modes(args.quant)  # flags first: a typo fails before TensorFlow loads
     check_options(args.calib_samples, args.max_drop, args.threads)
     source = open_export_source(args.model, args.labels, args.mean, args.std, args.val, args.calib)
-    from train.report import table_rows, text_table
+    from edge.tables import text_table
+    from train.report import table_rows
 
     out = args.out or default_out(args.model)
     outcome = export(source, modes, out, args.calib_samples, args.max_drop, args.threads)

@@ -16,13 +16,14 @@ from edge.pipeline import run
 from edge.render import draw
 from edge.sinks import JsonlSink, VideoSink
 from edge.sources import SyntheticSource
+from edge.tables import text_table
 from edge.tasks import load
 from train.data import generate_shapes, load_split
 from train.export import MODES_BY_NAME
 from train.export_job import export
 from train.export_source import open_export_source
 from train.fit import train
-from train.report import table_rows, text_table, write_report
+from train.report import table_rows, write_report
 
 SAMPLE_FRAMES = (20, 80, 140, 200)
 THREADS = 2

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.tables import markdown_table
 from train.evaluate import VariantResult
 from train.export_job import ExportOutcome
 
@@ -37,19 +38,6 @@ def table_rows(results: list[VariantResult], verdicts: dict | None = None) -> li
         if verdicts is not None:
             rows[-1].append("reference" if verdict is None else "ok" if verdict.accepted else "REFUSED")
     return rows
-
-
-def text_table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def markdown_table(rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
-    return "\n".join(out)
 
 
 def plot_variants(results: list[VariantResult], path: Path) -> None:

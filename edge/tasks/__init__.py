@@ -24,6 +24,7 @@ def load(
     top_k: int | None = None,
     threshold: float | None = None,
     iou: float = DEFAULT_IOU,
+    xnnpack: bool = True,
 ) -> Task:
     """Read a ``.tflite`` once, load it on the first available interpreter and check its spec.
 
@@ -32,10 +33,10 @@ def load(
     what a third-party model's metadata lacks (labels, normalisation, task, layout). ``top_k`` is the
     number of classes (default 5) or of detections (default 100) to report; ``threshold`` the
     lowest score (default 0 for classes, 0.25 for detections); ``iou`` the NMS threshold of raw
-    YOLO heads. Raises ``EdgeError``.
+    YOLO heads; ``xnnpack=False`` runs the built-in kernels only. Raises ``EdgeError``.
     """
     model = read_model_file(path)
-    rt = Runtime(model.content, threads=threads, runtime=runtime)
+    rt = Runtime(model.content, threads=threads, runtime=runtime, xnnpack=xnnpack)
     try:
         spec = read_spec(model, rt, overrides)
         if spec.task == "classify":
