@@ -8,9 +8,10 @@ TFLRT_STAMP := $(TFLRT)/.installed
 # The edge tests that run again on tflite-runtime (tests needing TensorFlow skip themselves there).
 EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py tests/test_classify_assets.py \
 	tests/test_sources.py tests/test_edge_isolation.py tests/test_cli.py tests/test_layouts.py \
-	tests/test_detect_assets.py
+	tests/test_detect_assets.py tests/test_bench.py
 
-.PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps
+.PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps \
+	bench-table bench-honesty
 
 # Real peers for the live-output tests: a mosquitto broker and headless Chromium, from Debian.
 SYSTEM_DEPS := mosquitto chromium
@@ -69,6 +70,27 @@ overhead: $(STAMP)
 # the synthetic source), frame age in latest-frame mode, and RSS growth over a 10-minute run.
 pipeline-bench: $(STAMP)
 	$(PY) tools/pipeline_bench.py
+
+# Issue 6: the README's bench table. The demo's two models and the SSD asset model, 1 and 2 threads, on
+# ai-edge-litert (XNNPACK on and off) and on tflite-runtime 2.14; the SSD pipeline on the traffic clip;
+# then one comparison of the two records, with its plot (runs/bench/compare.png and .html).
+BENCH := runs/bench
+SSD := ../shared/assets/models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite
+BENCH_MODELS := runs/demo/models/model_float32.tflite runs/demo/models/model_int8.tflite $(SSD)
+bench-table: $(STAMP) $(TFLRT_STAMP)
+	test -f runs/demo/models/model_int8.tflite || $(VENV)/bin/edgesight demo --out runs/demo
+	$(VENV)/bin/edgesight bench $(BENCH_MODELS) --threads 1,2 --xnnpack both --runs 200 \
+	  --name litert --json $(BENCH)/litert.json
+	$(TFLRT)/bin/edgesight bench $(BENCH_MODELS) --threads 1,2 --runs 200 --name tflite-runtime \
+	  --json $(BENCH)/tflite-runtime.json
+	$(VENV)/bin/edgesight bench $(SSD) --labels ../shared/assets/models/detection/labelmap.txt \
+	  --source ../shared/assets/video/traffic_frames.mp4 --draw --runs 200 --json $(BENCH)/ssd-pipeline.json
+	$(VENV)/bin/edgesight bench --compare $(BENCH)/litert.json $(BENCH)/tflite-runtime.json \
+	  --plot $(BENCH)/compare
+
+# Issue 6's honesty target: edgesight bench's p50 against a bare interpreter loop, within 5%.
+bench-honesty: $(STAMP)
+	$(PY) tools/bench_honesty.py --check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

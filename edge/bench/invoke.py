@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ class InvokeResult:
     peak_rss_mb: float | None  # highest RSS from the load to the end of the timed runs
     end_state: dict  # temperature, clock and throttling when the runs ended
     windows: tuple[Window, ...] = ()  # sustained mode
+    samples: np.ndarray | None = field(default=None, repr=False)  # seconds of each timed run
 
     def record(self) -> dict:
         """The JSON result: flat, with threads, xnnpack, p50_ms ... fps at the top."""
@@ -121,4 +122,5 @@ def bench_invoke(
         peak_rss_mb=peak,
         end_state=thermal_state(),
         windows=windows,
+        samples=samples,
     )

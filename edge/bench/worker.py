@@ -78,9 +78,10 @@ def run_isolated(
             str(folder / "request.json"),
             str(folder / "out.json"),
         ]
-        # stderr is ours: the child's live progress reaches the terminal
+        # stderr is ours: the child's live progress reaches the terminal. Its own session keeps a
+        # terminal's Ctrl-C to us: we stop it (subprocess.run kills it) and keep what finished.
         code = subprocess.run(
-            command, env={**os.environ, "PYTHONPATH": path}, stdout=subprocess.DEVNULL
+            command, env={**os.environ, "PYTHONPATH": path}, stdout=subprocess.DEVNULL, start_new_session=True
         ).returncode
         if code == 130:
             raise KeyboardInterrupt
