@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.bench.invoke import Setting, bench_invoke
+from edge.bench.progress import Progress
 from edge.errors import EdgeError
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding ``edge``
@@ -66,10 +67,15 @@ def run_isolated(
             "head": head,
             "inputs": None,
         }
-        if inputs is not None:
-            request["inputs"] = str(folder / "inputs.npz")
-            _save_inputs(inputs, folder / "inputs.npz")
-        (folder / "request.json").write_text(json.dumps(request))
+        try:
+            if inputs is not None:
+                request["inputs"] = str(folder / "inputs.npz")
+                _save_inputs(inputs, folder / "inputs.npz")
+            (folder / "request.json").write_text(json.dumps(request))
+        except OSError as exc:
+            raise EdgeError(
+                f"cannot write the benchmark's inputs to {folder}: {exc.strerror or exc}"
+            ) from None
         path = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))
         command = [
             sys.executable,
@@ -95,8 +101,6 @@ def run_isolated(
 
 
 def main(argv: list[str]) -> int:
-    from edge.bench.command import Progress
-
     request = json.loads(Path(argv[0]).read_text())
     setting = Setting(request["runtime"], request["threads"], request["xnnpack"])
     progress = Progress(1)
