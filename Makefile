@@ -13,8 +13,9 @@ EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py test
 .PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps \
 	bench-table bench-honesty
 
-# Real peers for the live-output tests: a mosquitto broker and headless Chromium, from Debian.
-SYSTEM_DEPS := mosquitto chromium
+# Real peers for the tests, from Debian: a mosquitto broker and headless Chromium (live outputs), an
+# OpenSSH server and rsync (deploy). Each entry is package:command.
+SYSTEM_DEPS := mosquitto:mosquitto chromium:chromium openssh-server:sshd rsync:rsync openssh-client:ssh
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
@@ -37,8 +38,8 @@ demo: $(STAMP)
 	$(VENV)/bin/edgesight demo --out runs/demo
 
 system-deps:
-	@missing=""; for p in $(SYSTEM_DEPS); do \
-	  command -v $$p >/dev/null || [ -x /usr/sbin/$$p ] || missing="$$missing $$p"; done; \
+	@missing=""; for entry in $(SYSTEM_DEPS); do pkg=$${entry%%:*}; cmd=$${entry#*:}; \
+	  command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing with apt-get"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends $$missing >/dev/null; fi

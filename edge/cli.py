@@ -273,6 +273,48 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from edge.deploy import command
+    from edge.deploy.ssh import Target
+
+    actions = [a for a in ("status", "logs", "rollback", "stop") if getattr(args, a)]
+    if len(actions) > 1:
+        raise EdgeError(f"give one of --status, --logs, --rollback, --stop, not {' and '.join(actions)}")
+    if actions and (args.model or args.run_args):
+        raise EdgeError(f"--{actions[0]} takes no model or run options")
+    if args.health_timeout <= 0:
+        raise EdgeError(f"--health-timeout must be above 0, got {args.health_timeout}")
+    opts = command.Options(
+        target=Target(
+            args.destination,
+            port=args.port,
+            identity=args.identity,
+            config=args.ssh_config,
+            options=tuple(args.ssh_option or ()),
+        ),
+        root=args.remote_dir or f"~/{args.name}",
+        name=args.name,
+        model=args.model,
+        run_args=tuple(args.run_args),
+        service=args.service,
+        wheelhouse=args.wheelhouse,
+        interpreter=args.interpreter,
+        health_timeout=args.health_timeout,
+        dry_run=args.dry_run,
+    )
+    if args.status:
+        return command.status(opts)
+    if args.logs:
+        return command.logs(opts, lines=args.lines)
+    if args.rollback:
+        return command.rollback(opts)
+    if args.stop:
+        return command.stop_service(opts)
+    if args.model is None:
+        raise EdgeError("give --model M.tflite (or --status, --logs, --rollback, --stop)")
+    return command.deploy(opts)
+
+
 def _train_handler(name: str) -> Callable[[argparse.Namespace], int]:
     missing = EdgeError(
         f"'edgesight {name}' needs TensorFlow, which is not installed here: "
@@ -463,6 +505,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, metavar="OUT", help="with --compare: write OUT.png and OUT.html")
     _contract_options(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "deploy",
+        allow_abbrev=False,
+        help="put a model on a device over ssh (edge package, environment, model, service) and keep it "
+        "running; any 'edgesight run' option after the deploy options is what the device runs",
+        usage="edgesight deploy USER@HOST --model M.tflite [deploy options] [run options]",
+    )
+    p.add_argument(
+        "destination", metavar="USER@HOST", help="the device, as ssh reaches it (a config Host works)"
+    )
+    p.add_argument("--model", type=Path, help="the .tflite to deploy")
+    p.add_argument(
+        "--service", action="store_true", help="install a systemd user service, start it, health-check it"
+    )
+    p.add_argument("--wheelhouse", type=Path, help="install from these wheels (devices without internet)")
+    p.add_argument(
+        "--interpreter",
+        choices=("auto", "litert", "tflite-runtime"),
+        default="auto",
+        help="the device's interpreter package (default: what fits its architecture and Python)",
+    )
+    p.add_argument("--name", default="edgesight", help="service name (default edgesight)")
+    p.add_argument("--remote-dir", help="folder on the device (default ~/NAME)")
+    p.add_argument("--port", type=int, help="ssh port")
+    p.add_argument("--identity", help="ssh private key file")
+    p.add_argument("--ssh-config", help="ssh config file")
+    p.add_argument("--ssh-option", action="append", metavar="KEY=VALUE", help="an extra ssh -o option")
+    p.add_argument(
+        "--health-timeout", type=float, default=60.0, help="seconds to wait for health (default 60)"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="inspect the device, print every command that changes it"
+    )
+    p.add_argument(
+        "--status", action="store_true", help="current and previous release, service state, health"
+    )
+    p.add_argument("--logs", action="store_true", help="the service's last log lines")
+    p.add_argument("--lines", type=int, default=50, help="with --logs: how many (default 50)")
+    p.add_argument("--rollback", action="store_true", help="switch back to the previous release")
+    p.add_argument("--stop", action="store_true", help="stop the service")
+    p.set_defaults(func=cmd_deploy, run_args=[])
     return parser
 
 
@@ -479,7 +563,12 @@ def _stop_on_signals() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.verb != "deploy":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.run_args = extra  # deploy: the options of the 'edgesight run' the device runs
     _stop_on_signals()
     try:
         return args.func(args)

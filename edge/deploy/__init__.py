@@ -1,0 +1,1 @@
+"""Deployment to a device over ssh: probe, packages, release layout and scripts, the deploy command."""

@@ -1,0 +1,396 @@
+"""``edgesight deploy``: put a model and the edge package on a device over ssh and keep it running.
+
+    probe (read-only) -> folders -> [wheelhouse] -> environment (created or reused) -> edge package and
+    model (sha256 checked) -> run.sh, release.json, unit -> smoke check (``edgesight info`` in the new
+    environment) -> [--service: stop old, switch ``current``, start new, health check, roll back on failure]
+
+Nothing touches the running release before the smoke check passes, and the switch itself is one
+script that ignores hang-ups: a deploy interrupted at any point leaves the previous version running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import sys
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from edge.deploy import release as rel
+from edge.deploy.packages import environment_key, requirements
+from edge.deploy.probe import PROBE, Device, choose_interpreter, parse_probe
+from edge.deploy.ssh import Remote, Target, mask
+from edge.errors import EdgeError
+
+PACKAGE = Path(__file__).resolve().parents[1]  # the local ``edge`` folder: all a device gets
+SPEC_FLAGS = ("--labels", "--mean", "--std", "--task", "--layout", "--resize", "--color", "--runtime")
+LOOPBACK_FOR = {"", "0.0.0.0", "::", "localhost"}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What ``edgesight deploy`` was asked."""
+
+    target: Target
+    root: str = "~/edgesight"
+    name: str = "edgesight"
+    model: Path | None = None
+    run_args: tuple[str, ...] = ()
+    service: bool = False
+    wheelhouse: Path | None = None
+    interpreter: str = "auto"
+    health_timeout: float = 60.0
+    settle: float = 5.0
+    dry_run: bool = False
+    out: object = field(default=sys.stdout, compare=False)
+
+
+def say(opts: Options, text: str) -> None:
+    print(f"deploy: {mask(text)}", file=opts.out, flush=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parse_run_args(model: Path, run_args: tuple[str, ...]) -> argparse.Namespace:
+    """The run options, checked here with ``edgesight run``'s own parser before anything connects."""
+    from edge.cli import build_parser
+
+    parser = build_parser()
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return parser.parse_args(["run", str(model), *run_args])
+    except SystemExit:
+        why = (
+            said.getvalue().strip().splitlines()[-1].split("error: ", 1)[-1]
+            if said.getvalue().strip()
+            else ""
+        )
+        raise EdgeError(f"the run options are not valid for 'edgesight run': {why}") from None
+
+
+def health_url(args: argparse.Namespace) -> str:
+    """/healthz as the device itself reaches it, or '' without --serve."""
+    if not args.serve:
+        return ""
+    from edge.sinks.web import parse_address
+
+    host, port = parse_address(args.serve)
+    host = "127.0.0.1" if host in LOOPBACK_FOR else host
+    return f"http://{host}:{port}/healthz"
+
+
+def resolve_root(remote: Remote, root: str) -> str:
+    """``~/x`` -> the device's absolute path (read-only; a dry run asks too)."""
+    if not root.startswith("~"):
+        return root.rstrip("/")
+    home = remote.run('echo "$HOME"', what="reading $HOME", changes=False).strip()
+    if not home.startswith("/"):
+        raise EdgeError(f"the device's $HOME is not an absolute path: {home!r}")
+    return (home + root[1:]).rstrip("/")
+
+
+def probe(remote: Remote, root: str) -> Device:
+    return parse_probe(
+        remote.run(PROBE.replace("@DIR@", rel.q(root)), what="inspecting the device", changes=False)
+    )
+
+
+def _rewrite_local_files(args: list[str]) -> tuple[list[str], list[Path]]:
+    """``--labels FILE`` names a desktop file: it travels with the model and the option follows it."""
+    out, files = [], []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--labels" and i + 1 < len(args):
+            path = Path(args[i + 1])
+            if not path.is_file():
+                raise EdgeError(f"labels file not found: {path}")
+            files.append(path)
+            out += [a, f"model/{path.name}"]
+            i += 2
+            continue
+        if a.startswith("--labels="):
+            path = Path(a.split("=", 1)[1])
+            if not path.is_file():
+                raise EdgeError(f"labels file not found: {path}")
+            files.append(path)
+            out.append(f"--labels=model/{path.name}")
+        else:
+            out.append(a)
+        i += 1
+    return out, files
+
+
+def _spec_args(args: list[str]) -> list[str]:
+    """The options ``edgesight info`` shares with ``run`` (labels, normalisation, task, layout ...)."""
+    out = []
+    for i, a in enumerate(args):
+        flag = a.split("=", 1)[0]
+        if flag in SPEC_FLAGS:
+            out += [a] if "=" in a else [a, args[i + 1]] if i + 1 < len(args) else [a]
+    return out
+
+
+def deploy(opts: Options) -> int:
+    """The whole deploy; 0 when the new release runs (or is installed, without --service), 1 when the
+    health check failed and the previous release was restored."""
+    if opts.model is None or not opts.model.is_file():
+        raise EdgeError(f"model not found: {opts.model}")
+    from edge.metadata import read_model_file
+
+    read_model_file(opts.model)  # a .tflite at all, before anything connects
+    run_ns = parse_run_args(opts.model, opts.run_args)
+    run_args, extra_files = _rewrite_local_files(list(opts.run_args))
+    remote = Remote(opts.target, dry_run=opts.dry_run, out=opts.out, secrets=(run_ns.token or "",))
+
+    root = resolve_root(remote, opts.root)
+    layout = rel.Layout(root, opts.name)
+    device = probe(remote, root)
+    for line in device.lines():
+        say(opts, line)
+    interpreter = choose_interpreter(device, opts.interpreter)
+    reqs = requirements(interpreter)
+    key = environment_key(device.python_version, interpreter, reqs)
+    sha = _sha256(opts.model)
+    rid = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{sha[:8]}"
+    say(opts, f"release {rid}: {opts.model.name} on {interpreter} in {root}")
+    if opts.dry_run:
+        say(opts, "dry run: the device was inspected (read-only); these are the commands that change it")
+
+    remote.run(rel.prepare(layout, rid), what="making the folders")
+    if opts.wheelhouse:
+        if not opts.wheelhouse.is_dir():
+            raise EdgeError(f"wheelhouse not found: {opts.wheelhouse}")
+        remote.sync(f"{opts.wheelhouse}/", f"{root}/wheelhouse/", what="copying the wheelhouse")
+    say(opts, f"environment {key}: {', '.join(reqs)}")
+    made = remote.run(
+        rel.make_venv(layout, key, device.python, reqs, wheelhouse=bool(opts.wheelhouse)),
+        what="making the environment",
+    )
+    if made.strip():
+        say(opts, f"environment {made.strip()}")
+    remote.sync(
+        f"{PACKAGE}/",
+        f"{layout.release(rid)}/edge/",
+        "--exclude",
+        "__pycache__",
+        what="copying the edge package",
+    )
+    remote.sync(str(opts.model), f"{layout.release(rid)}/model/{opts.model.name}", what="copying the model")
+    for path in extra_files:
+        remote.sync(str(path), f"{layout.release(rid)}/model/{path.name}", what=f"copying {path.name}")
+    remote.run(rel.verify_model(layout, rid, opts.model.name, sha), what="checking the model's sha256")
+    if not opts.dry_run:
+        say(opts, f"model copied, sha256 {sha[:16]}... verified on the device")
+
+    record = {
+        "id": rid,
+        "model": opts.model.name,
+        "sha256": sha,
+        "interpreter": interpreter,
+        "environment": key,
+        "args": run_args,
+        "health_url": health_url(run_ns),
+        "token": run_ns.token or "",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    files = {
+        "run.sh": rel.run_script(layout, key, opts.model.name, run_args, rid),
+        f"{opts.name}.service": rel.unit_file(layout, f"{opts.model.name} ({rid})"),
+    }
+    remote.run(rel.write_release(layout, rid, files, record), what="writing the release")
+    remote.run(
+        rel.smoke(layout, rid, key, opts.model.name, _spec_args(run_args)),
+        what="loading the model in the new environment",
+    )
+    remote.run(
+        f"cp {rel.q(layout.release(rid) + '/' + opts.name + '.service')} {rel.q(layout.unit_path)}\n",
+        what="writing the unit",
+    )
+    systemd = device.systemd_user
+    if opts.service and not systemd:
+        say(opts, "systemd user services are not running on the device: the service command starts directly")
+    remote.run(rel.switch(layout, rid, start=opts.service, systemd=systemd), what="switching to the release")
+    if not opts.dry_run:
+        say(opts, f"current -> releases/{rid}")
+    if not opts.service:
+        say(opts, f"installed; start it with: {layout.current}/run.sh (or deploy with --service)")
+        return 0
+    if opts.dry_run:
+        remote.run(
+            rel.health(
+                layout, systemd, record["health_url"], record["token"], opts.health_timeout, opts.settle
+            ),
+            what="health check",
+        )
+        return 0
+    ok, detail = check_health(remote, layout, systemd, record, opts)
+    if ok:
+        say(opts, f"healthy: {detail}")
+        return 0
+    say(opts, f"health check failed: {detail}")
+    return _roll_back(remote, layout, systemd, opts, reason=detail)
+
+
+def check_health(
+    remote: Remote, layout: rel.Layout, systemd: bool, record: dict, opts: Options
+) -> tuple[bool, str]:
+    script = rel.health(
+        layout,
+        systemd,
+        record.get("health_url", ""),
+        record.get("token", ""),
+        opts.health_timeout,
+        opts.settle,
+    )
+    answer = remote.run(script, what="health check", check=False).strip().splitlines()
+    try:
+        result = json.loads(answer[-1]) if answer else {}
+    except json.JSONDecodeError:
+        result = {}
+    if not result.get("ok"):
+        reason = result.get("reason", "no answer from the health check")
+        error = remote.run(rel.last_error(layout, systemd), what="reading the log", check=False).strip()
+        return False, f"{reason}; {error}" if error else reason
+    frames = result.get("frames")
+    return True, f"{frames} frames processed" if frames else f"running for {result['seconds']} s"
+
+
+def _read_record(remote: Remote, layout: rel.Layout, link: str) -> dict | None:
+    text = remote.run(
+        f"cat {rel.q(layout.root + '/' + link + '/release.json')} 2>/dev/null || true\n",
+        what="reading the release",
+        changes=False,
+    )
+    try:
+        return json.loads(text) if text.strip() else None
+    except json.JSONDecodeError:
+        return None
+
+
+def _roll_back(remote: Remote, layout: rel.Layout, systemd: bool, opts: Options, reason: str) -> int:
+    previous = _read_record(remote, layout, "previous")
+    if previous is None:
+        remote.run(rel.stop(layout), what="stopping the failed release")
+        raise EdgeError(
+            f"the new release failed its health check ({reason}) and there is no previous one to roll back to"
+        )
+    failed = remote.run(f"readlink {rel.q(layout.current)}\n", what="reading current", changes=False)
+    remote.run(rel.switch(layout, previous["id"], start=True, systemd=systemd), what="rolling back")
+    remote.run(rel.discard(layout, failed.strip()), what="setting the failed release aside")
+    ok, detail = check_health(remote, layout, systemd, previous, opts)
+    state = f"healthy, {detail}" if ok else f"also unhealthy: {detail}"
+    say(opts, f"rolled back to {previous['id']}: {state}")
+    return 1
+
+
+def _mode(remote: Remote, layout: rel.Layout) -> bool:
+    return (
+        remote.run(
+            f"cat {rel.q(layout.root)}/mode 2>/dev/null || true\n", what="reading the mode", changes=False
+        ).strip()
+        == "systemd"
+    )
+
+
+def rollback(opts: Options) -> int:
+    """Back to the previous release, restarted and health-checked."""
+    remote = Remote(opts.target, dry_run=opts.dry_run, out=opts.out)
+    layout = rel.Layout(resolve_root(remote, opts.root), opts.name)
+    previous = _read_record(remote, layout, "previous")
+    if previous is None:
+        raise EdgeError(f"no previous release in {layout.root} to roll back to")
+    systemd = _mode(remote, layout)
+    remote.run(rel.switch(layout, previous["id"], start=True, systemd=systemd), what="rolling back")
+    say(opts, f"current -> releases/{previous['id']}")
+    if opts.dry_run:
+        return 0
+    ok, detail = check_health(remote, layout, systemd, previous, opts)
+    say(opts, f"{'healthy' if ok else 'unhealthy'}: {detail}")
+    return 0 if ok else 1
+
+
+STATUS = r"""
+ROOT=@ROOT@
+cd "$ROOT" 2>/dev/null || { echo "state=absent"; exit 0; }
+echo "current=$(readlink current 2>/dev/null)"
+echo "previous=$(readlink previous 2>/dev/null)"
+echo "mode=$(cat mode 2>/dev/null)"
+echo "releases=$(ls releases 2>/dev/null | tr '\n' ' ')"
+if [ "$(cat mode 2>/dev/null)" = systemd ]; then
+  echo "state=$(systemctl --user is-active @NAME@ 2>/dev/null)"
+elif [ -f run.pid ] && kill -0 "$(cat run.pid)" 2>/dev/null; then echo "state=running (pid $(cat run.pid))"
+else echo "state=stopped"; fi
+"""
+
+
+def status(opts: Options) -> int:
+    """Current and previous release, the service's state and, with --serve, /healthz."""
+    remote = Remote(opts.target, out=opts.out)
+    layout = rel.Layout(resolve_root(remote, opts.root), opts.name)
+    text = remote.run(
+        STATUS.replace("@ROOT@", rel.q(layout.root)).replace("@NAME@", rel.q(opts.name)),
+        what="reading the status",
+        changes=False,
+    )
+    facts = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    if facts.get("state") == "absent":
+        raise EdgeError(f"nothing deployed in {layout.root} on {opts.target.destination}")
+    record = _read_record(remote, layout, "current") or {}
+    say(opts, f"{opts.target.destination}:{layout.root}")
+    model, sha, interp = (
+        record.get("model", "?"),
+        record.get("sha256", "?")[:16],
+        record.get("interpreter", "?"),
+    )
+    say(
+        opts,
+        f"current: {facts.get('current') or '-'} ({model}, sha256 {sha}..., {interp})",
+    )
+    say(opts, f"run options: {' '.join(record.get('args', []))}")
+    say(
+        opts,
+        f"previous: {facts.get('previous') or '-'}; releases: {facts.get('releases', '').strip() or '-'}",
+    )
+    say(opts, f"service ({facts.get('mode') or 'not started'}): {facts.get('state', '?')}")
+    if record.get("health_url") and facts.get("state", "").startswith(("running", "active")):
+        ok, detail = check_health(
+            remote,
+            layout,
+            facts.get("mode") == "systemd",
+            record,
+            replace(opts, health_timeout=5.0),
+        )
+        say(opts, f"health: {'ok, ' if ok else 'failing: '}{detail}")
+    return 0
+
+
+def logs(opts: Options, lines: int = 50) -> int:
+    """The service's last lines: the journal under systemd, else logs/run.log."""
+    remote = Remote(opts.target, out=opts.out)
+    layout = rel.Layout(resolve_root(remote, opts.root), opts.name)
+    script = f"""if [ "$(cat {rel.q(layout.root)}/mode 2>/dev/null)" = systemd ]; then
+  journalctl --user -u {rel.q(opts.name)} -n {int(lines)} --no-pager
+else tail -n {int(lines)} {rel.q(layout.log_file)} 2>/dev/null || echo "no log yet at {layout.log_file}"; fi
+"""
+    print(mask(remote.run(script, what="reading the logs", changes=False)), end="", file=opts.out)
+    return 0
+
+
+def stop_service(opts: Options) -> int:
+    remote = Remote(opts.target, dry_run=opts.dry_run, out=opts.out)
+    layout = rel.Layout(resolve_root(remote, opts.root), opts.name)
+    remote.run(rel.stop(layout), what="stopping the service")
+    say(opts, "stopped")
+    return 0

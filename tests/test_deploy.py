@@ -1,0 +1,326 @@
+"""edgesight deploy against a real OpenSSH server (sshd as the test's own user on a loopback port) into
+a temporary folder: files synced, environment made from a wheelhouse, checksum verified, the service
+started (directly: systemd is not running here; the unit file is checked), a failing health check
+rolled back, an interrupted deploy leaving the previous version running, --status, --logs, --rollback,
+--dry-run and --stop."""
+
+import configparser
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from edge.deploy.probe import Device, choose_interpreter, parse_probe
+from edge.deploy.ssh import mask
+from edge.errors import EdgeError
+from tests.conftest import ASSETS, ROOT, free_port, run_cli, start_cli, stop, wait_for
+from tests.sshd import HOST, SSHD, start_sshd
+
+MODEL = ASSETS / "models/classification/mobilenet_v1_0.25_224_quant.tflite"
+LABELS = ASSETS / "models/classification/labels.txt"
+FLOAT = ASSETS / "models/classification/mobilenet_v1_0.25_224_1_metadata_1.tflite"
+TOKEN = "deploy-s3cret"
+
+needs_ssh = pytest.mark.skipif(
+    not (Path(SSHD).exists() and shutil.which("rsync") and shutil.which("ssh")),
+    reason="needs sshd, ssh and rsync (make test installs openssh-server and rsync)",
+)
+
+
+def healthz(port: int) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/healthz", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=3) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}
+    except OSError:
+        return 0, {}
+
+
+def wheelhouse(out: Path, interpreter: str) -> Path:
+    done = subprocess.run(
+        [
+            sys.executable,
+            ROOT / "tools/build_wheelhouse.py",
+            out,
+            "--arch",
+            "x86_64",
+            "--interpreter",
+            interpreter,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def device(assets, tmp_path_factory):
+    """sshd on a loopback port, a deploy folder, wheelhouses for both interpreters and a serve port."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("the test wheelhouse is built for x86_64")
+    base = tmp_path_factory.mktemp("device")
+    server = start_sshd(base / "ssh")
+    info = {
+        "config": server.config,
+        "root": base / "home" / "edgesight",
+        "wheels": wheelhouse(base / "wheels", "litert"),
+        "tflrt_wheels": wheelhouse(base / "wheels-tflrt", "tflite-runtime"),
+        "port": free_port(),
+    }
+    yield info
+    run_cli("deploy", HOST, "--ssh-config", server.config, "--remote-dir", info["root"], "--stop")
+    server.process.terminate()
+    server.process.wait(timeout=10)
+
+
+def deploy(device, *args, timeout=600):
+    return run_cli(
+        "deploy",
+        HOST,
+        "--ssh-config",
+        device["config"],
+        "--remote-dir",
+        device["root"],
+        *args,
+        timeout=timeout,
+    )
+
+
+def live_args(device) -> list[str]:
+    return [
+        "--source",
+        "synthetic",
+        "--realtime",
+        "--frames",
+        "1000000",
+        "--serve",
+        f"127.0.0.1:{device['port']}",
+        "--token",
+        TOKEN,
+    ]
+
+
+def current(device) -> str:
+    return os.readlink(device["root"] / "current")
+
+
+@needs_ssh
+def test_a_deploy_syncs_verifies_installs_and_starts_the_service(device):
+    done = deploy(
+        device,
+        "--model",
+        MODEL,
+        "--labels",
+        LABELS,
+        "--wheelhouse",
+        device["wheels"],
+        "--service",
+        *live_args(device),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "healthy" in done.stdout and TOKEN not in done.stdout + done.stderr
+    root = device["root"]
+    release = root / current(device)
+    assert (release / ".complete").exists() and (release / "edge/cli.py").is_file()
+    assert not list(root.rglob("train")) and not list(root.rglob("tensorflow"))  # the edge package only
+    assert (release / "model" / MODEL.name).read_bytes() == MODEL.read_bytes()
+    assert (release / "model" / LABELS.name).read_text() == LABELS.read_text()
+    record = json.loads((release / "release.json").read_text())
+    import hashlib
+
+    assert record["sha256"] == hashlib.sha256(MODEL.read_bytes()).hexdigest()
+    assert record["args"][record["args"].index("--labels") + 1] == f"model/{LABELS.name}"
+    assert (root / "venvs" / record["environment"] / ".complete").exists()
+    assert oct((release / "release.json").stat().st_mode & 0o777) == "0o600"  # it holds the token
+    # the unit file a systemd device gets; here systemd is not running, so the same command started directly
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.read_string((root / "edgesight.service").read_text())
+    assert unit["Service"]["ExecStart"].strip('"') == f"{root}/current/run.sh"
+    assert unit["Service"]["Restart"] == "on-failure" and unit["Install"]["WantedBy"] == "default.target"
+    assert (root / "mode").read_text().strip() == "direct"
+    pid = int((root / "run.pid").read_text())
+    assert b"edge.cli\x00run" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    status, body = healthz(device["port"])
+    assert status == 200 and body["frames"] > 0
+
+
+@needs_ssh
+def test_status_and_logs(device):
+    done = deploy(device, "--status")
+    assert done.returncode == 0, done.stderr
+    assert os.path.basename(current(device)) in done.stdout and "running (pid" in done.stdout
+    assert "health: ok" in done.stdout and TOKEN not in done.stdout
+    done = deploy(device, "--logs", "--lines", "20")
+    assert done.returncode == 0 and "serving http://127.0.0.1" in done.stdout
+
+
+@needs_ssh
+def test_a_failing_health_check_rolls_back(device):
+    before = current(device)
+    done = deploy(
+        device,
+        "--model",
+        FLOAT,
+        "--wheelhouse",
+        device["wheels"],
+        "--service",
+        "--health-timeout",
+        "20",
+        "--source",
+        "/nonexistent/clip.mp4",
+        "--serve",
+        f"127.0.0.1:{device['port']}",
+        "--token",
+        TOKEN,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "health check failed" in done.stdout and "unknown source" in done.stdout
+    assert f"rolled back to {os.path.basename(before)}: healthy" in done.stdout
+    assert current(device) == before
+    assert wait_for(lambda: healthz(device["port"])[0] == 200, timeout=20)
+    failed = [r for r in (device["root"] / "releases").iterdir() if not (r / ".complete").exists()]
+    assert len(failed) == 1 and not (device["root"] / "previous").exists()
+
+
+@needs_ssh
+def test_an_interrupted_deploy_leaves_the_previous_version_running(device):
+    before = current(device)
+    proc = start_cli(
+        "deploy",
+        HOST,
+        "--ssh-config",
+        device["config"],
+        "--remote-dir",
+        device["root"],
+        "--model",
+        FLOAT,
+        "--interpreter",
+        "tflite-runtime",
+        "--wheelhouse",
+        device["tflrt_wheels"],
+        "--service",
+        *live_args(device),
+    )
+    lines: list[str] = []
+    # interrupted while the new environment is being made (a new one: another interpreter)
+    assert wait_for(
+        lambda: lines.append(proc.stdout.readline()) or "environment py" in lines[-1], timeout=120
+    )
+    out, err, _ = stop(proc, signal.SIGINT, timeout=60)
+    assert proc.returncode == 130, "".join(lines) + out + err
+    assert current(device) == before
+    status, body = healthz(device["port"])
+    assert status == 200 and body["frames"] > 0
+    newest = sorted((device["root"] / "releases").iterdir())[-1]
+    assert not (newest / ".complete").exists()
+
+
+@needs_ssh
+def test_a_new_release_then_rollback(device):
+    first = current(device)
+    done = deploy(device, "--model", FLOAT, "--wheelhouse", device["wheels"], "--service", *live_args(device))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "environment reused" in done.stdout
+    second = current(device)
+    assert second != first and os.readlink(device["root"] / "previous") == first
+    # releases an earlier deploy left incomplete (the interrupted and the failed one) are gone
+    assert all((r / ".complete").exists() for r in (device["root"] / "releases").iterdir())
+    done = deploy(device, "--rollback")
+    assert done.returncode == 0 and "healthy" in done.stdout, done.stdout + done.stderr
+    assert current(device) == first and os.readlink(device["root"] / "previous") == second
+    assert healthz(device["port"])[0] == 200
+
+
+@needs_ssh
+def test_a_dry_run_prints_every_command_and_changes_nothing(device):
+    tree = sorted(str(p) for p in device["root"].rglob("*") if "venvs" not in p.parts)
+    done = deploy(device, "--model", MODEL, "--service", "--dry-run", *live_args(device))
+    assert done.returncode == 0, done.stderr
+    assert "$ rsync" in done.stdout and "$ ssh" in done.stdout and "python3 -m venv" in done.stdout
+    assert "--token ***" in done.stdout and TOKEN not in done.stdout
+    assert sorted(str(p) for p in device["root"].rglob("*") if "venvs" not in p.parts) == tree
+
+
+@needs_ssh
+def test_bad_input_is_one_line_and_exit_2(device, tmp_path):
+    closed = free_port()
+    done = run_cli("deploy", "nobody@127.0.0.1", "--port", str(closed), "--model", MODEL, "--source", "0")
+    assert done.returncode == 2 and "cannot reach nobody@127.0.0.1 over ssh" in done.stderr
+    done = deploy(device, "--model", tmp_path / "missing.tflite", "--source", "0")
+    assert done.returncode == 2 and "model not found" in done.stderr
+    done = deploy(device, "--model", MODEL, "--mode", "sideways")
+    assert done.returncode == 2 and "not valid for 'edgesight run'" in done.stderr
+    assert "invalid choice: 'sideways'" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+@needs_ssh
+def test_stop(device):
+    pid = int((device["root"] / "run.pid").read_text())
+    done = deploy(device, "--stop")
+    assert done.returncode == 0 and "stopped" in done.stdout
+    assert wait_for(
+        lambda: (
+            not Path(f"/proc/{pid}").exists() or b"Z" in Path(f"/proc/{pid}/stat").read_bytes().split()[2]
+        ),
+        timeout=15,
+    )
+    assert healthz(device["port"])[0] == 0
+
+
+PI = """arch=aarch64
+os=Debian GNU/Linux 12 (bookworm)
+board=Raspberry Pi 4 Model B Rev 1.4
+python=/usr/bin/python3
+python_version=3.11
+venv=yes
+free_mb=20000
+cameras=/dev/video0 /dev/video10
+libcamera=yes
+picamera2=yes
+rsync=yes
+systemd_user=yes
+user=pi
+"""
+
+
+def test_the_probe_and_the_interpreter_it_picks():
+    pi = parse_probe(PI)
+    assert (
+        pi.arch == "aarch64"
+        and pi.python_version == (3, 11)
+        and pi.cameras == ("/dev/video0", "/dev/video10")
+    )
+    assert pi.picamera2 and pi.systemd_user and "Raspberry Pi 4" in pi.lines()[0]
+    assert choose_interpreter(pi) == "litert"
+    assert choose_interpreter(pi, "tflite-runtime") == "tflite-runtime"
+    old = parse_probe(PI.replace("python_version=3.11", "python_version=3.8"))
+    assert choose_interpreter(old) == "tflite-runtime"
+    for change, message in (
+        (("arch=aarch64", "arch=armv7l"), "no TFLite interpreter wheel"),
+        (("venv=yes", "venv=no"), "python3-venv"),
+        (("rsync=yes", "rsync=no"), "no rsync"),
+        (("free_mb=20000", "free_mb=100"), "100 MB free"),
+        (("python_version=3.11", "python_version="), "no python3"),
+    ):
+        with pytest.raises(EdgeError, match=message):
+            choose_interpreter(parse_probe(PI.replace(*change)))
+    assert isinstance(pi, Device)
+
+
+def test_secrets_are_masked():
+    assert mask("run m --token abc --x") == "run m --token *** --x"
+    assert mask("--token='a b' y") == "--token=*** y"
+    assert mask('"token": "zz9"', ("zz9",)) == '"token": "***"'
