@@ -50,6 +50,7 @@ PermitRootLogin prohibit-password
 UsePAM no
 StrictModes no
 LogLevel ERROR
+Subsystem sftp internal-sftp
 """
     )
     if os.geteuid() == 0:

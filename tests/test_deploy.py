@@ -280,6 +280,92 @@ def test_stop(device):
     assert healthz(device["port"])[0] == 0
 
 
+@needs_ssh
+def test_the_ansible_playbook_deploys_and_rolls_back_the_same_way(device, tmp_path):
+    playbook = shutil.which("ansible-playbook", path=str(Path(sys.executable).parent))
+    assert playbook, "ansible-core is in the dev extras"
+    root, port = tmp_path / "fleet" / "edgesight", free_port()
+    config = device["config"]
+    ssh = f"-F {config}"
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(
+        json.dumps(  # JSON is YAML
+            {
+                "edgesight": {
+                    "hosts": {
+                        HOST: {"ansible_ssh_common_args": ssh, "ansible_remote_tmp": str(tmp_path / "rtmp")}
+                    },
+                    "vars": {
+                        "ansible_python_interpreter": "/usr/bin/python3",
+                        "edgesight_root": str(root),
+                        "edgesight_model": str(MODEL),
+                        "edgesight_files": [str(LABELS)],
+                        "edgesight_wheelhouse": str(device["wheels"]),
+                        "edgesight_health_timeout": 20,
+                        "edgesight_run_args": [
+                            "--labels",
+                            f"model/{LABELS.name}",
+                            "--source",
+                            "synthetic",
+                            "--realtime",
+                            "--frames",
+                            "1000000",
+                            "--serve",
+                            f"127.0.0.1:{port}",
+                            "--token",
+                            TOKEN,
+                        ],
+                    },
+                }
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ltmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+    }
+
+    def play(*extra):
+        return subprocess.run(
+            [playbook, "-i", inventory, ROOT / "tools/ansible/deploy.yml", *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+
+    try:
+        done = play()
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+        assert TOKEN not in done.stdout
+        status, body = healthz(port)
+        assert status == 200 and body["frames"] > 0
+        first = os.readlink(root / "current")
+        # the CLI reads what the playbook wrote: one layout
+        status_cli = run_cli("deploy", HOST, "--ssh-config", config, "--remote-dir", root, "--status")
+        assert status_cli.returncode == 0 and os.path.basename(first) in status_cli.stdout
+        bad = json.dumps(
+            {
+                "edgesight_run_args": [
+                    "--source",
+                    "/nonexistent/clip.mp4",
+                    "--serve",
+                    f"127.0.0.1:{port}",
+                    "--token",
+                    TOKEN,
+                ],
+                "edgesight_health_timeout": 10,
+            }
+        )
+        done = play("-e", bad)
+        assert done.returncode != 0 and "rescued=1" in done.stdout, done.stdout[-3000:]
+        assert os.readlink(root / "current") == first and healthz(port)[0] == 200
+    finally:
+        run_cli("deploy", HOST, "--ssh-config", config, "--remote-dir", root, "--stop")
+
+
 PI = """arch=aarch64
 os=Debian GNU/Linux 12 (bookworm)
 board=Raspberry Pi 4 Model B Rev 1.4

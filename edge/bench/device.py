@@ -7,13 +7,14 @@ Everything is read from what the OS exposes (/proc/cpuinfo, /sys/devices/system/
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import shutil
 import socket
 import subprocess
 from pathlib import Path
+
+from edge.hashing import sha256_file
 
 UNKNOWN = "unknown"
 ROOT = Path("/")
@@ -170,13 +171,9 @@ def device_record(root: Path = ROOT) -> dict:
 
 def model_record(path: Path) -> dict:
     """A model file: path, name, size and sha256."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
     return {
         "path": str(path),
         "name": Path(path).name,
         "size_bytes": Path(path).stat().st_size,
-        "sha256": digest.hexdigest(),
+        "sha256": sha256_file(path),
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import json
 import sys
@@ -25,6 +24,7 @@ from edge.deploy.packages import environment_key, requirements
 from edge.deploy.probe import PROBE, Device, choose_interpreter, parse_probe
 from edge.deploy.ssh import Remote, Target, mask
 from edge.errors import EdgeError
+from edge.hashing import sha256_file
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the local ``edge`` folder: all a device gets
 SPEC_FLAGS = ("--labels", "--mean", "--std", "--task", "--layout", "--resize", "--color", "--runtime")
@@ -51,14 +51,6 @@ class Options:
 
 def say(opts: Options, text: str) -> None:
     print(f"deploy: {mask(text)}", file=opts.out, flush=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parse_run_args(model: Path, run_args: tuple[str, ...]) -> argparse.Namespace:
@@ -162,7 +154,7 @@ def deploy(opts: Options) -> int:
     interpreter = choose_interpreter(device, opts.interpreter)
     reqs = requirements(interpreter)
     key = environment_key(device.python_version, interpreter, reqs)
-    sha = _sha256(opts.model)
+    sha = sha256_file(opts.model)
     rid = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{sha[:8]}"
     say(opts, f"release {rid}: {opts.model.name} on {interpreter} in {root}")
     if opts.dry_run:
@@ -286,9 +278,7 @@ def _roll_back(remote: Remote, layout: rel.Layout, systemd: bool, opts: Options,
         raise EdgeError(
             f"the new release failed its health check ({reason}) and there is no previous one to roll back to"
         )
-    failed = remote.run(f"readlink {rel.q(layout.current)}\n", what="reading current", changes=False)
-    remote.run(rel.switch(layout, previous["id"], start=True, systemd=systemd), what="rolling back")
-    remote.run(rel.discard(layout, failed.strip()), what="setting the failed release aside")
+    remote.run(rel.revert(layout, systemd), what="rolling back")
     ok, detail = check_health(remote, layout, systemd, previous, opts)
     state = f"healthy, {detail}" if ok else f"also unhealthy: {detail}"
     say(opts, f"rolled back to {previous['id']}: {state}")

@@ -261,15 +261,23 @@ def restart(layout: Layout, systemd: bool) -> str:
     return "trap '' HUP INT TERM\n" + _stop(layout) + _start(layout, systemd)
 
 
-def discard(layout: Layout, link_target: str) -> str:
-    """A release that failed its health check: no longer complete (the next deploy removes it), and no
-    longer ``previous``."""
-    rel = q(f"{layout.root}/{link_target}")
-    previous = q(layout.root + "/previous")
-    return f"""rm -f {rel}/.complete
-[ "$(readlink {previous})" = {q(link_target)} ] && rm -f {previous}
-true
-"""
+def revert(layout: Layout, systemd: bool) -> str:
+    """After a failed health check: back to ``previous``, restarted; the failed release is no longer
+    complete (the next deploy removes it) and no longer anyone's ``previous``."""
+    root = q(layout.root)
+    return "\n".join(
+        [
+            "trap '' HUP INT TERM",
+            "set -e",
+            f"cd {root}",
+            "failed=$(readlink current); old=$(readlink previous || true)",
+            '[ -n "$old" ] || { echo "no previous release to go back to" >&2; exit 1; }',
+            _stop(layout),
+            _point(layout.current, '"$old"').strip(),
+            'rm -f previous "$failed/.complete"',
+            _start(layout, systemd),
+        ]
+    )
 
 
 def last_error(layout: Layout, systemd: bool) -> str:

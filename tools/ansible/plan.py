@@ -1,0 +1,88 @@
+"""What one device's deploy consists of, for the Ansible playbook: the same packages, environment
+key, files and scripts ``edgesight deploy`` uses (edge.deploy), printed as one JSON object.
+
+    python tools/ansible/plan.py --model M.tflite --root /home/pi/edgesight --python 3.11 \
+        [--interpreter litert] [--wheelhouse] [--systemd] [--name edgesight] -- RUN OPTIONS...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from edge.deploy import release as rel
+from edge.deploy.command import health_url, parse_run_args
+from edge.deploy.packages import environment_key, requirements
+from edge.errors import EdgeError
+from edge.hashing import sha256_file
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--root", required=True, help="absolute deploy folder on the device")
+    parser.add_argument("--python", required=True, help="the device's python3 version, e.g. 3.11")
+    parser.add_argument("--interpreter", default="litert", choices=("litert", "tflite-runtime"))
+    parser.add_argument("--name", default="edgesight")
+    parser.add_argument("--wheelhouse", action="store_true", help="install from ROOT/wheelhouse")
+    parser.add_argument("--systemd", action="store_true", help="the device runs systemd user services")
+    parser.add_argument("--health-timeout", type=float, default=60.0)
+    parser.add_argument("run_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    run_args = args.run_args[1:] if args.run_args[:1] == ["--"] else args.run_args
+    try:
+        if not args.model.is_file():
+            raise EdgeError(f"model not found: {args.model}")
+        ns = parse_run_args(args.model, tuple(run_args))
+        major, minor = (int(v) for v in args.python.split(".")[:2])
+        reqs = requirements(args.interpreter)
+        key = environment_key((major, minor), args.interpreter, reqs)
+    except (EdgeError, ValueError) as exc:
+        print(f"plan: error: {exc}", file=sys.stderr)
+        return 2
+    sha = sha256_file(args.model)
+    rid = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{sha[:8]}"
+    layout = rel.Layout(args.root.rstrip("/"), args.name)
+    record = {
+        "id": rid,
+        "model": args.model.name,
+        "sha256": sha,
+        "interpreter": args.interpreter,
+        "environment": key,
+        "args": run_args,
+        "health_url": health_url(ns),
+        "token": ns.token or "",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    files = {
+        "run.sh": rel.run_script(layout, key, args.model.name, run_args, rid),
+        f"{args.name}.service": rel.unit_file(layout, f"{args.model.name} ({rid})"),
+    }
+    plan = {
+        "id": rid,
+        "sha256": sha,
+        "release": layout.release(rid),
+        "environment": layout.venv(key),
+        "requirements": reqs,
+        "scripts": {
+            "prepare": rel.prepare(layout, rid),
+            "write": rel.write_release(layout, rid, files, record),
+            "smoke": rel.smoke(layout, rid, key, args.model.name, []),
+            "switch": rel.switch(layout, rid, start=True, systemd=args.systemd),
+            "health": rel.health(
+                layout, args.systemd, record["health_url"], record["token"], args.health_timeout, 5.0
+            ),
+            "revert": rel.revert(layout, args.systemd),
+        },
+    }
+    print(json.dumps(plan))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
