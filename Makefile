@@ -11,7 +11,7 @@ EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py test
 	tests/test_detect_assets.py tests/test_bench.py
 
 .PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps \
-	bench-table bench-honesty
+	bench-table bench-honesty pi-check
 
 # Real peers for the tests, from Debian: a mosquitto broker and headless Chromium (live outputs), an
 # OpenSSH server and rsync (deploy). Each entry is package:command.
@@ -92,6 +92,17 @@ bench-table: $(STAMP) $(TFLRT_STAMP)
 # Issue 6's honesty target: edgesight bench's p50 against a bare interpreter loop, within 5%.
 bench-honesty: $(STAMP)
 	$(PY) tools/bench_honesty.py --check
+
+# Issue 7: an emulated Raspberry Pi 4 (Debian 12 arm64 under qemu-user-static, Cortex-A72, the Pi's
+# cpuinfo). Needs root; not part of `make test`. Deploys the demo's int8 model with edgesight deploy
+# (ai-edge-litert, then tflite-runtime 2.14) over SSH and compares its results with this machine's.
+PI_PACKAGES := qemu-user-static binfmt-support debootstrap
+pi-check: $(STAMP) $(TFLRT_STAMP) system-deps
+	@[ "$$(id -u)" = 0 ] || { echo "pi-check needs root (debootstrap, chroot, mount): sudo make pi-check"; exit 2; }
+	command -v debootstrap >/dev/null && [ -x /usr/bin/qemu-aarch64-static ] || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PI_PACKAGES) >/dev/null; }
+	test -f runs/demo/models/model_int8.tflite || $(VENV)/bin/edgesight demo --out runs/demo
+	$(PY) tools/pi_check.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -153,7 +153,13 @@ def deploy(opts: Options) -> int:
         say(opts, line)
     interpreter = choose_interpreter(device, opts.interpreter)
     reqs = requirements(interpreter)
-    key = environment_key(device.python_version, interpreter, reqs)
+    picamera = run_ns.source == "picamera"  # Picamera2 is Debian's: the environment must see it
+    if picamera and not device.picamera2:
+        raise EdgeError(
+            "--source picamera, but the device's python3 cannot import picamera2: "
+            "sudo apt install python3-picamera2"
+        )
+    key = environment_key(device.python_version, interpreter, reqs, system_site=picamera)
     sha = sha256_file(opts.model)
     rid = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{sha[:8]}"
     say(opts, f"release {rid}: {opts.model.name} on {interpreter} in {root}")
@@ -167,7 +173,9 @@ def deploy(opts: Options) -> int:
         remote.sync(f"{opts.wheelhouse}/", f"{root}/wheelhouse/", what="copying the wheelhouse")
     say(opts, f"environment {key}: {', '.join(reqs)}")
     made = remote.run(
-        rel.make_venv(layout, key, device.python, reqs, wheelhouse=bool(opts.wheelhouse)),
+        rel.make_venv(
+            layout, key, device.python, reqs, wheelhouse=bool(opts.wheelhouse), system_site=picamera
+        ),
         what="making the environment",
     )
     if made.strip():

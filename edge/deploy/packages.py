@@ -52,8 +52,11 @@ def requirements(interpreter: str) -> list[str]:
     return reqs
 
 
-def environment_key(python_version: tuple[int, int], interpreter: str, reqs: list[str]) -> str:
+def environment_key(
+    python_version: tuple[int, int], interpreter: str, reqs: list[str], system_site: bool = False
+) -> str:
     """A name for the virtual environment these packages make, reused while they do not change."""
-    text = "\n".join([f"{python_version[0]}.{python_version[1]}", interpreter, *sorted(reqs)])
+    site = ["system-site-packages"] if system_site else []
+    text = "\n".join([f"{python_version[0]}.{python_version[1]}", interpreter, *sorted(reqs), *site])
     digest = hashlib.sha256(text.encode()).hexdigest()[:10]
     return f"py{python_version[0]}{python_version[1]}-{interpreter}-{digest}"

@@ -127,15 +127,19 @@ true
 """
 
 
-def make_venv(layout: Layout, key: str, python: str, reqs: list[str], wheelhouse: bool) -> str:
-    """Create the environment unless a complete one with this key exists; prints created|reused."""
+def make_venv(
+    layout: Layout, key: str, python: str, reqs: list[str], wheelhouse: bool, system_site: bool = False
+) -> str:
+    """Create the environment unless a complete one with this key exists; prints created|reused.
+    ``system_site`` lets it see Debian's packages (Picamera2 comes from apt, not pip)."""
     env = q(layout.venv(key))
+    site = " --system-site-packages" if system_site else ""
     source = f"--no-index --find-links {q(layout.root + '/wheelhouse')}" if wheelhouse else ""
     packages = " ".join(q(r) for r in reqs)
     return f"""set -e
 if [ -e {env}/.complete ]; then echo reused; exit 0; fi
 rm -rf {env}
-{q(python)} -m venv {env}
+{q(python)} -m venv{site} {env}
 {env}/bin/python -m pip install --quiet --disable-pip-version-check {source} {packages}
 touch {env}/.complete
 echo created
@@ -153,13 +157,14 @@ else got=$(python3 -c {q(SHA256)} {path}); fi
 
 
 def run_script(layout: Layout, venv_key: str, model_name: str, args: list[str], rid: str) -> str:
-    """run.sh: the release's ``edgesight run`` command, from its own folder and environment."""
+    """run.sh: the release's ``edgesight run`` command, from its own folder and environment; its own
+    arguments are added (``run.sh --stats``)."""
     command = " ".join(q(a) for a in args)
     return f"""#!/bin/sh
 # edgesight release {rid}
 cd "$(dirname "$0")" || exit 1
 export PYTHONPATH="$PWD"
-exec {q(layout.venv(venv_key) + "/bin/python")} -m edge.cli run model/{q(model_name)} {command}
+exec {q(layout.venv(venv_key) + "/bin/python")} -m edge.cli run model/{q(model_name)} {command} "$@"
 """
 
 

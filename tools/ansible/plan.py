@@ -41,7 +41,8 @@ def main() -> int:
         ns = parse_run_args(args.model, tuple(run_args))
         major, minor = (int(v) for v in args.python.split(".")[:2])
         reqs = requirements(args.interpreter)
-        key = environment_key((major, minor), args.interpreter, reqs)
+        system_site = ns.source == "picamera"  # Picamera2 comes from apt
+        key = environment_key((major, minor), args.interpreter, reqs, system_site=system_site)
     except (EdgeError, ValueError) as exc:
         print(f"plan: error: {exc}", file=sys.stderr)
         return 2
@@ -69,6 +70,7 @@ def main() -> int:
         "release": layout.release(rid),
         "environment": layout.venv(key),
         "requirements": reqs,
+        "system_site": system_site,
         "scripts": {
             "prepare": rel.prepare(layout, rid),
             "write": rel.write_release(layout, rid, files, record),
