@@ -100,27 +100,18 @@ def probe(remote: Remote, root: str) -> Device:
 
 def _rewrite_local_files(args: list[str]) -> tuple[list[str], list[Path]]:
     """``--labels FILE`` names a desktop file: it travels with the model and the option follows it."""
+    split: list[str] = []
+    for a in args:  # --labels=FILE -> --labels FILE
+        split += a.split("=", 1) if a.startswith("--labels=") else [a]
     out, files = [], []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == "--labels" and i + 1 < len(args):
-            path = Path(args[i + 1])
+    for i, a in enumerate(split):
+        if i > 0 and split[i - 1] == "--labels":
+            path = Path(a)
             if not path.is_file():
                 raise EdgeError(f"labels file not found: {path}")
             files.append(path)
-            out += [a, f"model/{path.name}"]
-            i += 2
-            continue
-        if a.startswith("--labels="):
-            path = Path(a.split("=", 1)[1])
-            if not path.is_file():
-                raise EdgeError(f"labels file not found: {path}")
-            files.append(path)
-            out.append(f"--labels=model/{path.name}")
-        else:
-            out.append(a)
-        i += 1
+            a = f"model/{path.name}"
+        out.append(a)
     return out, files
 
 
@@ -134,23 +125,37 @@ def _spec_args(args: list[str]) -> list[str]:
     return out
 
 
-def deploy(opts: Options) -> int:
-    """The whole deploy; 0 when the new release runs (or is installed, without --service), 1 when the
-    health check failed and the previous release was restored."""
-    if opts.model is None or not opts.model.is_file():
-        raise EdgeError(f"model not found: {opts.model}")
-    from edge.metadata import read_model_file
+@dataclass(frozen=True)
+class Plan:
+    """One release: what goes where, decided before anything on the device changes."""
 
-    read_model_file(opts.model)  # a .tflite at all, before anything connects
-    run_ns = parse_run_args(opts.model, opts.run_args)
-    run_args, extra_files = _rewrite_local_files(list(opts.run_args))
-    remote = Remote(opts.target, dry_run=opts.dry_run, out=opts.out, secrets=(run_ns.token or "",))
+    rid: str
+    sha256: str
+    interpreter: str
+    requirements: tuple[str, ...]
+    environment: str
+    system_site: bool
+    run_args: tuple[str, ...]
+    files: tuple[Path, ...]  # local files the run options name (a labels file), copied next to the model
+    health_url: str
+    token: str
 
-    root = resolve_root(remote, opts.root)
-    layout = rel.Layout(root, opts.name)
-    device = probe(remote, root)
-    for line in device.lines():
-        say(opts, line)
+    def record(self, model: Path) -> dict:
+        """release.json"""
+        return {
+            "id": self.rid,
+            "model": model.name,
+            "sha256": self.sha256,
+            "interpreter": self.interpreter,
+            "environment": self.environment,
+            "args": list(self.run_args),
+            "health_url": self.health_url,
+            "token": self.token,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+
+def plan_release(opts: Options, device: Device, run_ns: argparse.Namespace) -> Plan:
     interpreter = choose_interpreter(device, opts.interpreter)
     reqs = requirements(interpreter)
     picamera = run_ns.source == "picamera"  # Picamera2 is Debian's: the environment must see it
@@ -159,79 +164,96 @@ def deploy(opts: Options) -> int:
             "--source picamera, but the device's python3 cannot import picamera2: "
             "sudo apt install python3-picamera2"
         )
-    key = environment_key(device.python_version, interpreter, reqs, system_site=picamera)
+    run_args, files = _rewrite_local_files(list(opts.run_args))
     sha = sha256_file(opts.model)
-    rid = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{sha[:8]}"
-    say(opts, f"release {rid}: {opts.model.name} on {interpreter} in {root}")
-    if opts.dry_run:
-        say(opts, "dry run: the device was inspected (read-only); these are the commands that change it")
+    return Plan(
+        rid=f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{sha[:8]}",
+        sha256=sha,
+        interpreter=interpreter,
+        requirements=tuple(reqs),
+        environment=environment_key(device.python_version, interpreter, reqs, system_site=picamera),
+        system_site=picamera,
+        run_args=tuple(run_args),
+        files=tuple(files),
+        health_url=health_url(run_ns),
+        token=run_ns.token or "",
+    )
 
-    remote.run(rel.prepare(layout, rid), what="making the folders")
+
+def _install(remote: Remote, layout: rel.Layout, opts: Options, device: Device, plan: Plan) -> None:
+    """Everything up to a complete release that loads its model; the running one is not touched."""
+    release = layout.release(plan.rid)
+    remote.run(rel.prepare(layout, plan.rid), what="making the folders")
     if opts.wheelhouse:
-        if not opts.wheelhouse.is_dir():
-            raise EdgeError(f"wheelhouse not found: {opts.wheelhouse}")
-        remote.sync(f"{opts.wheelhouse}/", f"{root}/wheelhouse/", what="copying the wheelhouse")
-    say(opts, f"environment {key}: {', '.join(reqs)}")
-    made = remote.run(
-        rel.make_venv(
-            layout, key, device.python, reqs, wheelhouse=bool(opts.wheelhouse), system_site=picamera
-        ),
-        what="making the environment",
+        remote.sync(f"{opts.wheelhouse}/", f"{layout.root}/wheelhouse/", what="copying the wheelhouse")
+    say(opts, f"environment {plan.environment}: {', '.join(plan.requirements)}")
+    script = rel.make_venv(
+        layout, plan.environment, device.python, plan.requirements, bool(opts.wheelhouse), plan.system_site
     )
-    if made.strip():
-        say(opts, f"environment {made.strip()}")
+    made = remote.run(script, what="making the environment").strip()
+    if made:
+        say(opts, f"environment {made}")
     remote.sync(
-        f"{PACKAGE}/",
-        f"{layout.release(rid)}/edge/",
-        "--exclude",
-        "__pycache__",
-        what="copying the edge package",
+        f"{PACKAGE}/", f"{release}/edge/", "--exclude", "__pycache__", what="copying the edge package"
     )
-    remote.sync(str(opts.model), f"{layout.release(rid)}/model/{opts.model.name}", what="copying the model")
-    for path in extra_files:
-        remote.sync(str(path), f"{layout.release(rid)}/model/{path.name}", what=f"copying {path.name}")
-    remote.run(rel.verify_model(layout, rid, opts.model.name, sha), what="checking the model's sha256")
-    if not opts.dry_run:
-        say(opts, f"model copied, sha256 {sha[:16]}... verified on the device")
-
-    record = {
-        "id": rid,
-        "model": opts.model.name,
-        "sha256": sha,
-        "interpreter": interpreter,
-        "environment": key,
-        "args": run_args,
-        "health_url": health_url(run_ns),
-        "token": run_ns.token or "",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    files = {
-        "run.sh": rel.run_script(layout, key, opts.model.name, run_args, rid),
-        f"{opts.name}.service": rel.unit_file(layout, f"{opts.model.name} ({rid})"),
-    }
-    remote.run(rel.write_release(layout, rid, files, record), what="writing the release")
+    for path in (opts.model, *plan.files):
+        remote.sync(str(path), f"{release}/model/{path.name}", what=f"copying {path.name}")
     remote.run(
-        rel.smoke(layout, rid, key, opts.model.name, _spec_args(run_args)),
+        rel.verify_model(layout, plan.rid, opts.model.name, plan.sha256), what="checking the model's sha256"
+    )
+    if not opts.dry_run:
+        say(opts, f"model copied, sha256 {plan.sha256[:16]}... verified on the device")
+    files = rel.release_files(layout, plan.rid, plan.environment, opts.model.name, list(plan.run_args))
+    remote.run(
+        rel.write_release(layout, plan.rid, files, plan.record(opts.model)), what="writing the release"
+    )
+    remote.run(
+        rel.smoke(layout, plan.rid, plan.environment, opts.model.name, _spec_args(plan.run_args)),
         what="loading the model in the new environment",
     )
     remote.run(
-        f"cp {rel.q(layout.release(rid) + '/' + opts.name + '.service')} {rel.q(layout.unit_path)}\n",
+        f"cp {rel.q(release + '/' + opts.name + '.service')} {rel.q(layout.unit_path)}\n",
         what="writing the unit",
     )
+
+
+def deploy(opts: Options) -> int:
+    """The whole deploy; 0 when the new release runs (or is installed, without --service), 1 when the
+    health check failed and the previous release was restored."""
+    if opts.model is None or not opts.model.is_file():
+        raise EdgeError(f"model not found: {opts.model}")
+    if opts.wheelhouse and not opts.wheelhouse.is_dir():
+        raise EdgeError(f"wheelhouse not found: {opts.wheelhouse}")
+    from edge.metadata import read_model_file
+
+    read_model_file(opts.model)  # a .tflite at all, before anything connects
+    run_ns = parse_run_args(opts.model, opts.run_args)
+    remote = Remote(opts.target, dry_run=opts.dry_run, out=opts.out, secrets=(run_ns.token or "",))
+    layout = rel.Layout(resolve_root(remote, opts.root), opts.name)
+    device = probe(remote, layout.root)
+    for line in device.lines():
+        say(opts, line)
+    plan = plan_release(opts, device, run_ns)
+    say(opts, f"release {plan.rid}: {opts.model.name} on {plan.interpreter} in {layout.root}")
+    if opts.dry_run:
+        say(opts, "dry run: the device was inspected (read-only); these are the commands that change it")
+    _install(remote, layout, opts, device, plan)
+
     systemd = device.systemd_user
     if opts.service and not systemd:
         say(opts, "systemd user services are not running on the device: the service command starts directly")
-    remote.run(rel.switch(layout, rid, start=opts.service, systemd=systemd), what="switching to the release")
+    remote.run(
+        rel.switch(layout, plan.rid, start=opts.service, systemd=systemd), what="switching to the release"
+    )
     if not opts.dry_run:
-        say(opts, f"current -> releases/{rid}")
+        say(opts, f"current -> releases/{plan.rid}")
     if not opts.service:
         say(opts, f"installed; start it with: {layout.current}/run.sh (or deploy with --service)")
         return 0
+    record = plan.record(opts.model)
     if opts.dry_run:
         remote.run(
-            rel.health(
-                layout, systemd, record["health_url"], record["token"], opts.health_timeout, opts.settle
-            ),
+            rel.health(layout, systemd, plan.health_url, plan.token, opts.health_timeout, opts.settle),
             what="health check",
         )
         return 0

@@ -189,6 +189,16 @@ WantedBy=default.target
 """
 
 
+def release_files(
+    layout: Layout, rid: str, venv_key: str, model_name: str, args: list[str]
+) -> dict[str, str]:
+    """run.sh and the unit, by file name."""
+    return {
+        "run.sh": run_script(layout, venv_key, model_name, args, rid),
+        f"{layout.name}.service": unit_file(layout, f"{model_name} ({rid})"),
+    }
+
+
 def write_release(layout: Layout, rid: str, files: dict[str, str], record: dict) -> str:
     """Writes run.sh, release.json (mode 600: they may hold a --token) and marks the release complete."""
     rel = layout.release(rid)

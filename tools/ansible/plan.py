@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge.deploy import release as rel
-from edge.deploy.command import health_url, parse_run_args
+from edge.deploy.command import Plan, health_url, parse_run_args
 from edge.deploy.packages import environment_key, requirements
 from edge.errors import EdgeError
 from edge.hashing import sha256_file
@@ -47,23 +47,22 @@ def main() -> int:
         print(f"plan: error: {exc}", file=sys.stderr)
         return 2
     sha = sha256_file(args.model)
-    rid = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{sha[:8]}"
     layout = rel.Layout(args.root.rstrip("/"), args.name)
-    record = {
-        "id": rid,
-        "model": args.model.name,
-        "sha256": sha,
-        "interpreter": args.interpreter,
-        "environment": key,
-        "args": run_args,
-        "health_url": health_url(ns),
-        "token": ns.token or "",
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    files = {
-        "run.sh": rel.run_script(layout, key, args.model.name, run_args, rid),
-        f"{args.name}.service": rel.unit_file(layout, f"{args.model.name} ({rid})"),
-    }
+    release = Plan(
+        rid=f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{sha[:8]}",
+        sha256=sha,
+        interpreter=args.interpreter,
+        requirements=tuple(reqs),
+        environment=key,
+        system_site=system_site,
+        run_args=tuple(run_args),
+        files=(),
+        health_url=health_url(ns),
+        token=ns.token or "",
+    )
+    rid = release.rid
+    record = release.record(args.model)
+    files = rel.release_files(layout, rid, key, args.model.name, run_args)
     plan = {
         "id": rid,
         "sha256": sha,
