@@ -280,9 +280,9 @@ def run(
         seconds=seconds,
         fps=stats.frames / seconds if seconds > 0 else 0.0,
         mode=mode,
-        stage_ms={s: _ms(hist[s].quantile(0.5)) for s in STAGES},
-        age_ms=_ms(stats.age.quantile(0.5)),
-        age_p90_ms=_ms(stats.age.quantile(0.9)),
+        stage_ms={s: hist[s].ms(0.5) for s in STAGES},
+        age_ms=stats.age.ms(0.5),
+        age_p90_ms=stats.age.ms(0.9),
         dropped=stats.dropped,
         unreadable=stats.unreadable,
         reconnects=stats.reconnects,
@@ -290,7 +290,3 @@ def run(
         truth_agreement=hits / truths if truths else None,
         interrupted=interrupted,
     )
-
-
-def _ms(seconds: float) -> float:
-    return seconds * 1e3 if seconds == seconds else 0.0

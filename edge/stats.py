@@ -45,6 +45,11 @@ class Histogram:
                 return math.sqrt(lo * hi) if lo > 0 else hi
         return self.EDGES[-1]
 
+    def ms(self, q: float) -> float:
+        """The ``q`` quantile in milliseconds; 0 when empty."""
+        value = self.quantile(q)
+        return value * 1e3 if value == value else 0.0
+
 
 def _median(values) -> float:
     ordered = sorted(values)

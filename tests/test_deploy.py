@@ -80,22 +80,18 @@ def device(assets, tmp_path_factory):
         "port": free_port(),
     }
     yield info
-    run_cli("deploy", HOST, "--ssh-config", server.config, "--remote-dir", info["root"], "--stop")
+    run_cli(*target(info), "--stop")
     server.process.terminate()
     server.process.wait(timeout=10)
 
 
+def target(device, root=None) -> list:
+    """``deploy`` to the loopback sshd, into the test's folder."""
+    return ["deploy", HOST, "--ssh-config", device["config"], "--remote-dir", root or device["root"]]
+
+
 def deploy(device, *args, timeout=600):
-    return run_cli(
-        "deploy",
-        HOST,
-        "--ssh-config",
-        device["config"],
-        "--remote-dir",
-        device["root"],
-        *args,
-        timeout=timeout,
-    )
+    return run_cli(*target(device), *args, timeout=timeout)
 
 
 def live_args(device) -> list[str]:
@@ -198,12 +194,7 @@ def test_a_failing_health_check_rolls_back(device):
 def test_an_interrupted_deploy_leaves_the_previous_version_running(device):
     before = current(device)
     proc = start_cli(
-        "deploy",
-        HOST,
-        "--ssh-config",
-        device["config"],
-        "--remote-dir",
-        device["root"],
+        *target(device),
         "--model",
         FLOAT,
         "--interpreter",
@@ -344,7 +335,7 @@ def test_the_ansible_playbook_deploys_and_rolls_back_the_same_way(device, tmp_pa
         assert status == 200 and body["frames"] > 0
         first = os.readlink(root / "current")
         # the CLI reads what the playbook wrote: one layout
-        status_cli = run_cli("deploy", HOST, "--ssh-config", config, "--remote-dir", root, "--status")
+        status_cli = run_cli(*target(device, root), "--status")
         assert status_cli.returncode == 0 and os.path.basename(first) in status_cli.stdout
         bad = json.dumps(
             {
@@ -363,7 +354,7 @@ def test_the_ansible_playbook_deploys_and_rolls_back_the_same_way(device, tmp_pa
         assert done.returncode != 0 and "rescued=1" in done.stdout, done.stdout[-3000:]
         assert os.readlink(root / "current") == first and healthz(port)[0] == 200
     finally:
-        run_cli("deploy", HOST, "--ssh-config", config, "--remote-dir", root, "--stop")
+        run_cli(*target(device, root), "--stop")
 
 
 PI = """arch=aarch64

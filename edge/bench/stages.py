@@ -66,10 +66,6 @@ class _Limit(Sink):
             raise StopRun
 
 
-def _ms(seconds: float) -> float:
-    return seconds * 1e3 if seconds == seconds else 0.0
-
-
 def bench_pipeline(
     path: Path,
     source: str,
@@ -104,8 +100,8 @@ def bench_pipeline(
         seconds=summary.seconds,
         fps=summary.fps,
         mode=summary.mode,
-        stage_p50_ms={s: _ms(hist[s].quantile(0.5)) for s in STAGES},
-        stage_p90_ms={s: _ms(hist[s].quantile(0.9)) for s in STAGES},
+        stage_p50_ms=summary.stage_ms,
+        stage_p90_ms={s: hist[s].ms(0.9) for s in STAGES},
         age_p50_ms=summary.age_ms,
         age_p90_ms=summary.age_p90_ms,
         dropped=summary.dropped,

@@ -341,26 +341,12 @@ def rollback(opts: Options) -> int:
     return 0 if ok else 1
 
 
-STATUS = r"""
-ROOT=@ROOT@
-cd "$ROOT" 2>/dev/null || { echo "state=absent"; exit 0; }
-echo "current=$(readlink current 2>/dev/null)"
-echo "previous=$(readlink previous 2>/dev/null)"
-echo "mode=$(cat mode 2>/dev/null)"
-echo "releases=$(ls releases 2>/dev/null | tr '\n' ' ')"
-if [ "$(cat mode 2>/dev/null)" = systemd ]; then
-  echo "state=$(systemctl --user is-active @NAME@ 2>/dev/null)"
-elif [ -f run.pid ] && kill -0 "$(cat run.pid)" 2>/dev/null; then echo "state=running (pid $(cat run.pid))"
-else echo "state=stopped"; fi
-"""
-
-
 def status(opts: Options) -> int:
     """Current and previous release, the service's state and, with --serve, /healthz."""
     remote = Remote(opts.target, out=opts.out)
     layout = rel.Layout(resolve_root(remote, opts.root), opts.name)
     text = remote.run(
-        STATUS.replace("@ROOT@", rel.q(layout.root)).replace("@NAME@", rel.q(opts.name)),
+        rel.status(layout),
         what="reading the status",
         changes=False,
     )
@@ -400,10 +386,7 @@ def logs(opts: Options, lines: int = 50) -> int:
     """The service's last lines: the journal under systemd, else logs/run.log."""
     remote = Remote(opts.target, out=opts.out)
     layout = rel.Layout(resolve_root(remote, opts.root), opts.name)
-    script = f"""if [ "$(cat {rel.q(layout.root)}/mode 2>/dev/null)" = systemd ]; then
-  journalctl --user -u {rel.q(opts.name)} -n {int(lines)} --no-pager
-else tail -n {int(lines)} {rel.q(layout.log_file)} 2>/dev/null || echo "no log yet at {layout.log_file}"; fi
-"""
+    script = rel.logs(layout, lines)
     print(mask(remote.run(script, what="reading the logs", changes=False)), end="", file=opts.out)
     return 0
 

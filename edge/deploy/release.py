@@ -315,3 +315,26 @@ def health(layout: Layout, systemd: bool, url: str, token: str, timeout: float, 
     args = " ".join(q(a) for a in (mode, layout.name, layout.pid_file, url, str(timeout), str(settle)))
     # the token goes in the environment (readable by this user only), not in a process's arguments
     return f"EDGESIGHT_TOKEN={q(token)} python3 - {args} <<'EDGESIGHT_EOF'\n{HEALTH.strip()}\nEDGESIGHT_EOF\n"
+
+
+def status(layout: Layout) -> str:
+    """Read-only: the links, the mode, the releases and the service's state, as KEY=VALUE lines."""
+    return f"""ROOT={q(layout.root)}
+cd "$ROOT" 2>/dev/null || {{ echo "state=absent"; exit 0; }}
+echo "current=$(readlink current 2>/dev/null)"
+echo "previous=$(readlink previous 2>/dev/null)"
+echo "mode=$(cat mode 2>/dev/null)"
+echo "releases=$(ls releases 2>/dev/null | tr '\\n' ' ')"
+if [ "$(cat mode 2>/dev/null)" = systemd ]; then
+  echo "state=$(systemctl --user is-active {q(layout.name)} 2>/dev/null)"
+elif [ -f run.pid ] && kill -0 "$(cat run.pid)" 2>/dev/null; then echo "state=running (pid $(cat run.pid))"
+else echo "state=stopped"; fi
+"""
+
+
+def logs(layout: Layout, lines: int) -> str:
+    """Read-only: the service's last ``lines`` lines, from the journal under systemd, else logs/run.log."""
+    return f"""if [ "$(cat {q(layout.root)}/mode 2>/dev/null)" = systemd ]; then
+  journalctl --user -u {q(layout.name)} -n {int(lines)} --no-pager
+else tail -n {int(lines)} {q(layout.log_file)} 2>/dev/null || echo "no log yet at {layout.log_file}"; fi
+"""
