@@ -14,14 +14,17 @@ EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py test
 	bench-table bench-honesty pi-check
 
 # Real peers for the tests, from Debian: a mosquitto broker and headless Chromium (live outputs), an
-# OpenSSH server and rsync (deploy). Each entry is package:command.
-SYSTEM_DEPS := mosquitto:mosquitto chromium:chromium openssh-server:sshd rsync:rsync openssh-client:ssh
+# OpenSSH server and rsync (deploy), Xvfb and xdotool (the --show window; the GUI OpenCV needs libGL
+# and GLib). Each entry is package:command, or package:/path for a library.
+SYSTEM_DEPS := mosquitto:mosquitto chromium:chromium openssh-server:sshd rsync:rsync openssh-client:ssh \
+	xvfb:Xvfb xdotool:xdotool libgl1:/usr/lib/$(shell uname -m)-linux-gnu/libGL.so.1 \
+	libglib2.0-0:/usr/lib/$(shell uname -m)-linux-gnu/libglib-2.0.so.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[train,edge,dev]'
+	$(PY) -m pip install --quiet -e '.[train,laptop,dev]'
 	touch $(STAMP)
 
 $(TFLRT_STAMP): pyproject.toml
@@ -39,16 +42,25 @@ demo: $(STAMP)
 
 system-deps:
 	@missing=""; for entry in $(SYSTEM_DEPS); do pkg=$${entry%%:*}; cmd=$${entry#*:}; \
-	  command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || missing="$$missing $$pkg"; done; \
+	  command -v $$cmd >/dev/null || [ -x /usr/sbin/$$cmd ] || [ -e "$$cmd" ] || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then echo "installing$$missing with apt-get"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    --no-install-recommends $$missing >/dev/null; fi
 
+# Static checks: ruff (lint and format), no import cycle among the project's modules (imports inside
+# functions included), no file in edge/ or train/ over 400 lines and no function over 80, and the edge
+# half within Python 3.9 (vermin for the language and standard library, check_py39 for unions of types
+# evaluated at run time).
+LINT = $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) tools/check_imports.py && \
+	$(PY) tools/check_size.py && $(VENV)/bin/vermin -q -t=3.9- --violations --eval-annotations --no-tips edge/ \
+	&& $(PY) tools/check_py39.py
+
 test: $(STAMP) $(TFLRT_STAMP) system-deps
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q -p no:cacheprovider $(EDGE_TESTS)
-	EDGESIGHT_EXPECT_RUNTIME=litert EDGESIGHT_TFLRT_PYTHON=$(abspath $(TFLRT))/bin/python $(PY) -m pytest -q
+	$(LINT)
+	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q \
+	  -p no:cacheprovider $(EDGE_TESTS)
+	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=litert EDGESIGHT_TFLRT_PYTHON=$(abspath $(TFLRT))/bin/python \
+	  $(PY) -m pytest -q --durations=15
 
 # The README's table of export modes: MobileNetV2 (alpha 0.35, 96 px) trained on the built-in data,
 # exported in every mode, each variant measured on ai-edge-litert and on tflite-runtime 2.14.
@@ -105,8 +117,7 @@ pi-check: $(STAMP) $(TFLRT_STAMP) system-deps
 	$(PY) tools/pi_check.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(LINT)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -15,12 +15,12 @@ from typing import Any
 __all__ = ["Classes", "Detections", "EdgeError", "Overrides", "draw", "load"]
 
 _LAZY = {
-    "load": ("edge.tasks", "load"),
-    "Classes": ("edge.results", "Classes"),
-    "Detections": ("edge.results", "Detections"),
+    "load": ("edge.tasks.loader", "load"),
+    "Classes": ("edge.tasks.results", "Classes"),
+    "Detections": ("edge.tasks.results", "Detections"),
     "EdgeError": ("edge.errors", "EdgeError"),
-    "Overrides": ("edge.spec", "Overrides"),
-    "draw": ("edge.render", "draw"),
+    "Overrides": ("edge.model.spec", "Overrides"),
+    "draw": ("edge.sinks.render", "draw"),
 }
 
 

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-ASSETS = ROOT.parent / "shared" / "assets"
-CLASSIFICATION = ASSETS / "models" / "classification"
-IMAGES = ASSETS / "images"
-
+from tools.testbed import (  # noqa: F401 (re-exported for the tests)
+    ASSETS,
+    CLASSIFICATION,
+    IMAGES,
+    ROOT,
+    SSD_LABELS,
+    SSD_MODEL,
+    free_port,
+)
 
 HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
 needs_tensorflow = pytest.mark.skipif(not HAS_TENSORFLOW, reason="device-only environment: no TensorFlow")
@@ -22,8 +26,13 @@ needs_tensorflow = pytest.mark.skipif(not HAS_TENSORFLOW, reason="device-only en
 
 @pytest.fixture(scope="session")
 def assets() -> Path:
+    """../shared/assets. Without it a test skips, except under ``make test`` (and CI), which sets
+    EDGESIGHT_REQUIRE_ASSETS=1: there a missing folder fails every test that needs it."""
     if not (ASSETS / "README.md").is_file():
-        pytest.skip(f"third-party assets not found at {ASSETS} (CI provides ../shared/assets)")
+        message = f"third-party assets not found at {ASSETS} (CI provides ../shared/assets)"
+        if os.environ.get("EDGESIGHT_REQUIRE_ASSETS") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     return ASSETS
 
 
@@ -45,10 +54,10 @@ def trained(tmp_path_factory) -> dict:
     """A tiny real run: generated shapes, a few epochs of training, every export mode, checked and gated."""
     if not HAS_TENSORFLOW:
         pytest.skip("needs TensorFlow to train; this environment is device-only (see tests/test_runtimes.py)")
-    from train.data import generate_shapes
-    from train.export import parse_modes
-    from train.export_job import export
-    from train.export_source import open_export_source
+    from train.data.shapes import generate_shapes
+    from train.export.job import export
+    from train.export.modes import parse_modes
+    from train.export.source import open_export_source
     from train.fit import train
 
     base = tmp_path_factory.mktemp("run")
@@ -76,19 +85,8 @@ def tflrt_python() -> Path:
     return python
 
 
-SSD_MODEL = ASSETS / "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite"
-SSD_LABELS = ASSETS / "models/detection/labelmap.txt"
 # A camera-like source that runs until the test stops it: the synthetic one, paced at 30 fps.
 LIVE_SYNTHETIC = ("--source", "synthetic", "--realtime", "--frames", "100000")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_cli(*args: str, env: dict | None = None) -> subprocess.Popen:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tools.testbed import free_port
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 HOST = "edgesight-test"
@@ -24,19 +25,13 @@ class SshServer:
     process: subprocess.Popen
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_sshd(folder: Path) -> SshServer:
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("host_ed25519", "client_ed25519"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", folder / name], check=True)
     (folder / "authorized_keys").write_text((folder / "client_ed25519.pub").read_text())
     os.chmod(folder / "authorized_keys", 0o600)
-    port = _free_port()
+    port = free_port()
     (folder / "sshd_config").write_text(
         f"""Port {port}
 ListenAddress 127.0.0.1

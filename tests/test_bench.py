@@ -18,7 +18,7 @@ from edge.bench.device import cpu_model, cpuinfo_fields, decode_throttled, devic
 from edge.bench.latency import summarize, time_runs
 from edge.bench.sustained import parse_duration
 from edge.errors import EdgeError
-from edge.runtime import Runtime, installed_runtimes
+from edge.model.runtime import Runtime, installed_runtimes
 from tests.conftest import ASSETS, IMAGES, ROOT, SSD_LABELS, SSD_MODEL, run_cli, start_cli, stop, wait_for
 
 UINT8 = ASSETS / "models/classification/mobilenet_v1_0.25_224_quant.tflite"

@@ -5,7 +5,7 @@ import pytest
 
 import edge
 from edge.errors import EdgeError
-from edge.spec import Overrides
+from edge.model.spec import Overrides
 
 MODELS = {
     "v1_quant": ("mobilenet_v1_0.25_224_quant.tflite", False),

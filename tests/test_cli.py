@@ -216,3 +216,13 @@ def test_sigterm_mid_run_leaves_a_playable_video_and_whole_jsonl_lines(trained, 
     frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     assert cap.read()[0] and frames >= len(lines) - 1
     cap.release()
+
+
+def test_show_with_the_headless_opencv_says_which_install_gives_a_window():
+    """The device extras carry the headless OpenCV (.venv-tflrt in make test): --show says what to do."""
+    from edge.util.opencv import has_gui
+
+    if has_gui():
+        pytest.skip("this environment has the GUI OpenCV: tests/test_window.py opens the window")
+    proc = run_cli("run", "nothing.tflite", "--source", "synthetic", "--frames", "2", "--show")
+    assert_one_line_error(proc, "edgesight[laptop]", "--serve")

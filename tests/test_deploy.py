@@ -5,6 +5,7 @@ rolled back, an interrupted deploy leaving the previous version running, --statu
 --dry-run and --stop."""
 
 import configparser
+import hashlib
 import json
 import os
 import shutil
@@ -78,6 +79,7 @@ def device(assets, tmp_path_factory):
         "wheels": wheelhouse(base / "wheels", "litert"),
         "tflrt_wheels": wheelhouse(base / "wheels-tflrt", "tflite-runtime"),
         "port": free_port(),
+        "bin": base / "bin",
     }
     yield info
     run_cli(*target(info), "--stop")
@@ -86,8 +88,37 @@ def device(assets, tmp_path_factory):
 
 
 def target(device, root=None) -> list:
-    """``deploy`` to the loopback sshd, into the test's folder."""
-    return ["deploy", HOST, "--ssh-config", device["config"], "--remote-dir", root or device["root"]]
+    """``deploy`` to the loopback sshd, into the test's folder (the edgesight command too)."""
+    folder = root or device["root"]
+    return [
+        "deploy",
+        HOST,
+        "--ssh-config",
+        device["config"],
+        "--remote-dir",
+        folder,
+        "--bin-dir",
+        device["bin"],
+    ]
+
+
+def on_device(device, *command: str) -> subprocess.CompletedProcess:
+    """A command over the same ssh the deploy used, as a person on the device would type it."""
+    return subprocess.run(
+        ["ssh", "-F", str(device["config"]), HOST, *command], capture_output=True, text=True, timeout=120
+    )
+
+
+def token_in_process_list() -> list[str]:
+    """Every process whose command line holds the token (what any user of the device can read)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if TOKEN.encode() in cmdline.read_bytes():
+                found.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:  # the process ended meanwhile
+            pass
+    return found
 
 
 def deploy(device, *args, timeout=600):
@@ -134,12 +165,13 @@ def test_a_deploy_syncs_verifies_installs_and_starts_the_service(device):
     assert (release / "model" / MODEL.name).read_bytes() == MODEL.read_bytes()
     assert (release / "model" / LABELS.name).read_text() == LABELS.read_text()
     record = json.loads((release / "release.json").read_text())
-    import hashlib
-
     assert record["sha256"] == hashlib.sha256(MODEL.read_bytes()).hexdigest()
     assert record["args"][record["args"].index("--labels") + 1] == f"model/{LABELS.name}"
     assert (root / "venvs" / record["environment"] / ".complete").exists()
-    assert oct((release / "release.json").stat().st_mode & 0o777) == "0o600"  # it holds the token
+    # The token reaches the process through secrets.env (mode 600), never its command line.
+    assert oct((release / "secrets.env").stat().st_mode & 0o777) == "0o600"
+    assert TOKEN in (release / "secrets.env").read_text()
+    assert all(TOKEN not in (release / name).read_text() for name in ("run.sh", "release.json", "edgesight"))
     # the unit file a systemd device gets; here systemd is not running, so the same command started directly
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.read_string((root / "edgesight.service").read_text())
@@ -150,6 +182,23 @@ def test_a_deploy_syncs_verifies_installs_and_starts_the_service(device):
     assert b"edge.cli\x00run" in Path(f"/proc/{pid}/cmdline").read_bytes()
     status, body = healthz(device["port"])
     assert status == 200 and body["frames"] > 0
+    assert token_in_process_list() == []
+
+
+@needs_ssh
+def test_the_edgesight_command_on_the_device_runs_the_current_release(device):
+    link = device["bin"] / "edgesight"
+    assert link.is_symlink() and os.readlink(link) == str(device["root"] / "current" / "edgesight")
+    release = device["root"] / current(device)
+    assert link.resolve() == (release / "edgesight").resolve()
+    model = release / "model" / MODEL.name
+    # a person on the device: the command on PATH, from their home folder, on the deployed model
+    done = on_device(device, f"PATH={device['bin']}:$PATH", "edgesight", "info", str(model))
+    assert done.returncode == 0 and "task: classify" in done.stdout, done.stdout + done.stderr
+    done = on_device(device, str(link), "bench", str(model), "--runs", "5", "--warmup", "1")
+    assert done.returncode == 0 and "p50 ms" in done.stdout, done.stdout + done.stderr
+    done = on_device(device, str(link), "train", "shapes", "--out", "x")
+    assert done.returncode == 2 and "runs on the desktop" in done.stderr
 
 
 @needs_ssh
@@ -160,6 +209,29 @@ def test_status_and_logs(device):
     assert "health: ok" in done.stdout and TOKEN not in done.stdout
     done = deploy(device, "--logs", "--lines", "20")
     assert done.returncode == 0 and "serving http://127.0.0.1" in done.stdout
+
+
+@needs_ssh
+def test_bench_on_the_device_from_the_desktop_then_compare(device, tmp_path):
+    """Two commands: the bench runs on the device (in the environment the deploy made) and its record
+    comes back; then it is compared with this machine's."""
+    device_json, local_json = tmp_path / "pi.json", tmp_path / "laptop.json"
+    image = ASSETS / "images" / "burger.jpg"
+    ssh = ["--ssh-config", device["config"], "--remote-dir", device["root"], "--wheelhouse", device["wheels"]]
+    options = ["--image", image, "--runs", "20"]
+    done = run_cli("bench", "--on", HOST, *ssh, MODEL, *options, "--json", device_json)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "environment reused" in done.stdout and f"record written to {device_json}" in done.stdout
+    assert "p50 ms" in done.stdout  # the device's own report, streamed here
+    record = json.loads(device_json.read_text())
+    assert record["results"][0]["runs"] == 20 and record["results"][0]["p50_ms"] > 0
+    assert "inputs/burger.jpg" in record["settings"]["input"]
+    assert record["model"]["sha256"] == hashlib.sha256(MODEL.read_bytes()).hexdigest()
+    assert run_cli("bench", MODEL, *options, "--json", local_json).returncode == 0
+    done = run_cli("bench", "--compare", local_json, device_json)
+    assert done.returncode == 0 and "x" in done.stdout, done.stderr
+    done = run_cli("bench", "--on", HOST, *ssh, tmp_path / "missing.tflite")
+    assert done.returncode == 2 and "model not found" in done.stderr
 
 
 @needs_ssh
@@ -232,6 +304,8 @@ def test_a_new_release_then_rollback(device):
     assert done.returncode == 0 and "healthy" in done.stdout, done.stdout + done.stderr
     assert current(device) == first and os.readlink(device["root"] / "previous") == second
     assert healthz(device["port"])[0] == 200
+    # the edgesight command moved back with the rollback
+    assert (device["bin"] / "edgesight").resolve() == (device["root"] / first / "edgesight").resolve()
 
 
 @needs_ssh
@@ -240,7 +314,7 @@ def test_a_dry_run_prints_every_command_and_changes_nothing(device):
     done = deploy(device, "--model", MODEL, "--service", "--dry-run", *live_args(device))
     assert done.returncode == 0, done.stderr
     assert "$ rsync" in done.stdout and "$ ssh" in done.stdout and "python3 -m venv" in done.stdout
-    assert "--token ***" in done.stdout and TOKEN not in done.stdout
+    assert "***" in done.stdout and TOKEN not in done.stdout
     assert sorted(str(p) for p in device["root"].rglob("*") if "venvs" not in p.parts) == tree
 
 
@@ -293,6 +367,7 @@ def test_the_ansible_playbook_deploys_and_rolls_back_the_same_way(device, tmp_pa
                         "edgesight_files": [str(LABELS)],
                         "edgesight_wheelhouse": str(device["wheels"]),
                         "edgesight_health_timeout": 20,
+                        "edgesight_bin_dir": str(tmp_path / "bin"),
                         "edgesight_run_args": [
                             "--labels",
                             f"model/{LABELS.name}",
@@ -333,6 +408,7 @@ def test_the_ansible_playbook_deploys_and_rolls_back_the_same_way(device, tmp_pa
         assert TOKEN not in done.stdout
         status, body = healthz(port)
         assert status == 200 and body["frames"] > 0
+        assert token_in_process_list() == []
         first = os.readlink(root / "current")
         # the CLI reads what the playbook wrote: one layout
         status_cli = run_cli(*target(device, root), "--status")

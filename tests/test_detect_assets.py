@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import edge
-from edge.imagefolder import read_image
-from tests.conftest import ROOT, run_cli
+from edge.sources.images import read_image
+from tests.conftest import ASSETS, ROOT, SSD_LABELS, SSD_MODEL, run_cli
 
-SSD = "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite"
-LABELMAP = "models/detection/labelmap.txt"
+SSD = SSD_MODEL.relative_to(ASSETS)
+LABELMAP = SSD_LABELS.relative_to(ASSETS)
 
 # ../shared/assets/README.md, SSD at score >= 0.5: (label, box x0, y0, x1, y1) in original pixels.
 EXPECTED = {

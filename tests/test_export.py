@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 
 from edge.errors import EdgeError
-from edge.graph import read_ops
-from edge.metadata import read_model_file
-from edge.runtime import Runtime
-from edge.spec import read_spec
+from edge.model.graph import read_ops
+from edge.model.metadata import read_model_file
+from edge.model.runtime import Runtime
+from edge.model.spec import read_spec
 from tests.conftest import run_cli
 from tests.test_cli import assert_one_line_error
-from train.export import QUANT_MODES, parse_modes, unsupported_ops
-from train.export_job import export
-from train.export_source import open_export_source
+from train.export.convert import unsupported_ops
+from train.export.job import export
+from train.export.modes import QUANT_MODES, parse_modes
+from train.export.source import open_export_source
 
 IO_DTYPES = {"float32": np.float32, "uint8": np.uint8, "int8": np.int8}
 

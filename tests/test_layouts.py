@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from edge.errors import EdgeError
-from edge.graph import Op
-from edge.layouts import Signature, anchor_counts, choose_layout
-from edge.nms import nms
-from edge.preprocess import Transform, resize
-from edge.quant import quantize
-from edge.runtime import TensorInfo
+from edge.model.graph import Op
+from edge.model.layouts import Signature, anchor_counts, choose_layout
+from edge.model.runtime import TensorInfo
+from edge.tasks.nms import nms
+from edge.tasks.preprocess import Transform, resize
+from edge.tasks.quant import quantize
 from edge.tasks.ssd import decode_ssd
 from edge.tasks.yolo import decode_yolo
 
@@ -172,7 +172,7 @@ def test_ssd_decoding_stops_at_count_and_maps_normalised_yxyx_to_the_frame():
 
 
 def test_ultralytics_metadata_is_read_from_json_and_from_older_python_literals():
-    from edge.metadata import read_ultralytics
+    from edge.model.metadata import read_ultralytics
 
     new = read_ultralytics({"metadata.json": b'{"task": "detect", "names": {"0": "person", "1": "bicycle"}}'})
     old = read_ultralytics({"temp_meta.txt": b"{'task': 'classify', 'names': {0: 'cat', 2: 'dog'}}"})

@@ -11,7 +11,7 @@ import sys
 
 import cv2
 
-from edge.preprocess import resize
+from edge.tasks.preprocess import resize
 from tests.conftest import ROOT
 
 

@@ -2,10 +2,12 @@
 events per frame and every Nth frame, and publishing that resumes after the broker restarts."""
 
 import json
+import re
 import shutil
 import socket
 import subprocess
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -116,16 +118,29 @@ def test_every_nth_frame_is_published_as_json(assets, broker):
         sub.close()
 
 
-def test_publishing_resumes_after_the_broker_restarts(assets, broker, tmp_path):
+def _counters(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats.json", timeout=5) as answer:
+        outputs = json.loads(answer.read())["outputs"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        metrics = answer.read().decode()
+    found = re.search(r"^edgesight_mqtt_dropped_total (\d+)$", metrics, re.M)
+    return {**outputs, "metrics_dropped": int(found.group(1)) if found else None}
+
+
+def test_publishing_resumes_after_the_broker_restarts_and_drops_are_counted(assets, broker, tmp_path):
     sub = Subscriber(broker.port, "edgesight/live")
     url = f"mqtt://127.0.0.1:{broker.port}/edgesight/live"
-    proc = start_cli("run", SSD_MODEL, *LIVE_SYNTHETIC, "--mqtt", url)
+    web = free_port()
+    proc = start_cli("run", SSD_MODEL, *LIVE_SYNTHETIC, "--mqtt", url, "--serve", f"127.0.0.1:{web}")
     try:
         assert wait_for(lambda: sub.count() >= 10, timeout=30), proc.stderr
         broker.stop()
         assert wait_for(lambda: not sub.client.is_connected(), timeout=10)
         before = sub.count()
         assert proc.poll() is None  # the run goes on without its broker
+        # Events made while the broker is away are dropped and counted, in /stats.json and /metrics.
+        dropped = wait_for(lambda: _counters(web).get("mqtt_dropped", 0) >= 10 and _counters(web), timeout=20)
+        assert dropped and dropped["metrics_dropped"] >= 10, dropped
         broker.start()
         assert wait_for(lambda: sub.count() >= before + 10, timeout=40), (
             "no events after the broker came back"
@@ -133,9 +148,11 @@ def test_publishing_resumes_after_the_broker_restarts(assets, broker, tmp_path):
         indexes = [m["index"] for m in sub.messages]
         assert indexes == sorted(indexes)
     finally:
-        _, err, _ = stop(proc)
+        out, err, _ = stop(proc)
         sub.close()
     assert proc.returncode == 130, err
+    summary = re.search(r"mqtt: (\d+) events published, (\d+) dropped while the broker was away", out)
+    assert summary and int(summary.group(2)) >= dropped["mqtt_dropped"], out
 
 
 def test_bad_mqtt_options_are_one_line_errors(assets):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import edge
-from edge.pipeline import run
+from edge.pipeline.loop import run
 from edge.sources import SyntheticSource, VideoSource
 from tests.conftest import (
     LIVE_SYNTHETIC,
@@ -125,8 +125,9 @@ def test_sources_that_cannot_run_here_say_why(assets):
         assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_show_without_a_gui_points_to_serve(assets):
-    proc = run_cli("run", SSD_MODEL, "--source", "synthetic", "--frames", "3", "--show")
+def test_show_without_a_display_or_a_gui_points_to_serve(assets):
+    no_display = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    proc = run_cli("run", SSD_MODEL, "--source", "synthetic", "--frames", "3", "--show", env=no_display)
     assert proc.returncode == 2 and "--serve" in proc.stderr
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from edge.errors import EdgeError
-from edge.preprocess import InputConverter, as_bgr8, resize
-from edge.quant import dequantize, quantize
+from edge.tasks.preprocess import InputConverter, as_bgr8, resize
+from edge.tasks.quant import dequantize, quantize
 
 
 def test_quantize_rounds_and_clips_to_the_dtype():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from edge.errors import EdgeError
-from edge.metadata import read_model_file
-from edge.results import Classes, Detections, record
+from edge.model.metadata import read_model_file
+from edge.tasks.results import Classes, Detections, record
 
 
 def test_classes_json_shape():
@@ -91,7 +91,7 @@ def test_quantized_outputs_are_dequantized(trained):
 
 
 def test_draw_renders_boxes_and_classes_on_a_copy():
-    from edge.render import draw
+    from edge.sinks.render import draw
 
     frame = np.zeros((240, 320, 3), np.uint8)
     det = Detections(xyxy=[[40, 60, 200, 180]], scores=[0.9], class_ids=[3], labels=["car"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 import edge
-from edge.imagefolder import read_image
+from edge.sources.images import read_image
 from tests.conftest import ROOT
 
 IMAGES_PER_CLASS = 6

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from edge.errors import EdgeError
-from edge.shapes import CLASSES
 from edge.sources import FolderSource, SyntheticSource, VideoSource, open_source
+from edge.sources.shapes import CLASSES
 
 
 def test_synthetic_camera_is_deterministic_and_knows_its_truth():

@@ -26,15 +26,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from testbed import SSD_MODEL as SSD  # noqa: E402
+
 from edge.bench.invoke import Setting, bench_invoke  # noqa: E402
 from edge.bench.latency import random_inputs  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
-from edge.runtime import Runtime, import_runtime, installed_runtimes  # noqa: E402
+from edge.model.runtime import Runtime, import_runtime, installed_runtimes  # noqa: E402
 
-SSD = (
-    ROOT.parent
-    / "shared/assets/models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite"
-)
 TOLERANCE = 0.05
 
 

@@ -51,7 +51,7 @@ def ensure_venv(path: Path) -> Path:
 
 def images_of(folder: Path) -> list[Path]:
     sys.path.insert(0, str(ROOT))
-    from edge.imagefolder import scan_image_folder
+    from edge.sources.images import scan_image_folder
 
     return list(scan_image_folder(folder).paths)
 

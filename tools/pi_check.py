@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from testbed import free_port  # noqa: E402
+
 CPUINFO = ROOT.parent / "shared/pi/cpuinfo-pi4"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = "python3,python3-venv,openssh-server,rsync,ca-certificates,procps,libgl1,libglib2.0-0"
@@ -37,14 +39,6 @@ SCORE_TOLERANCE = 1 / 255 + 1e-6  # one step of a uint8 output
 
 class CheckError(Exception):
     pass
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sh(*argv, check: bool = True, **kw) -> subprocess.CompletedProcess:

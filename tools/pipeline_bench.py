@@ -30,26 +30,18 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from testbed import SSD_LABELS as LABELS  # noqa: E402
+from testbed import SSD_MODEL as SSD  # noqa: E402
+from testbed import TRAFFIC_CLIP as CLIP  # noqa: E402
+
+from edge.bench.memory import rss_mb  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
-from edge.pipeline import run  # noqa: E402
-from edge.render import draw  # noqa: E402
+from edge.model.spec import Overrides  # noqa: E402
+from edge.pipeline.loop import run  # noqa: E402
 from edge.sinks import VideoSink  # noqa: E402
+from edge.sinks.render import draw  # noqa: E402
 from edge.sources import SyntheticSource, VideoSource  # noqa: E402
-from edge.spec import Overrides  # noqa: E402
-from edge.tasks import load  # noqa: E402
-
-ASSETS = ROOT.parent / "shared" / "assets"
-SSD = ASSETS / "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite"
-LABELS = ASSETS / "models/detection/labelmap.txt"
-CLIP = ASSETS / "video/traffic_frames.mp4"
-
-
-def rss_mb() -> float:
-    """Resident set size of this process, MB (Linux /proc)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from edge.tasks.loader import load  # noqa: E402
 
 
 def long_clip(out: Path, repeats: int) -> Path:

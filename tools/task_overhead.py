@@ -29,16 +29,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge.errors import EdgeError  # noqa: E402
-from edge.spec import Overrides  # noqa: E402
-from edge.tasks import load  # noqa: E402
+from testbed import ASSETS, SSD_LABELS, SSD_MODEL  # noqa: E402
 
-ASSETS = ROOT.parent / "shared" / "assets"
+from edge.errors import EdgeError  # noqa: E402
+from edge.model.spec import Overrides  # noqa: E402
+from edge.tasks.loader import load  # noqa: E402
+
 ASSET_MODELS = (
-    (
-        "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite",
-        "models/detection/labelmap.txt",
-    ),
+    (str(SSD_MODEL.relative_to(ASSETS)), str(SSD_LABELS.relative_to(ASSETS))),
     ("models/classification/mobilenet_v1_0.25_224_quant.tflite", None),
     ("models/classification/mobilenet_v2_1.0_224_quant.tflite", "models/classification/labels.txt"),
     ("models/classification/mobilenet_v1_0.25_224_1_metadata_1.tflite", None),

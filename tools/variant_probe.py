@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.bench import measure_invoke
 from edge.errors import EdgeError
-from edge.evaluate import evaluate_classifier
-from edge.imagefolder import scan_image_folder
-from edge.tasks import load
+from edge.evaluate.classify import evaluate_classifier
+from edge.sources.images import scan_image_folder
+from edge.tasks.loader import load
 
 
 def main() -> int:

@@ -122,8 +122,8 @@ def write(path: Path, content: bytes, metadata: dict | None = None) -> Path:
 
 def convert(model, mode: str, size: int, samples: int = 32, seed: int = 0) -> bytes:
     """Convert with one row of edgesight's export table; calibration images are uniform noise."""
-    from train.export import QUANT_MODES
-    from train.export import convert as convert_row
+    from train.export.convert import convert as convert_row
+    from train.export.modes import QUANT_MODES
 
     row = {m.name: m for m in QUANT_MODES}[mode]
     rng = np.random.default_rng(seed)

@@ -12,16 +12,17 @@ from pathlib import Path
 
 import cv2
 
-from edge.pipeline import run
-from edge.render import draw
+from edge.pipeline.loop import run
 from edge.sinks import JsonlSink, VideoSink
+from edge.sinks.render import draw
 from edge.sources import SyntheticSource
-from edge.tables import text_table
-from edge.tasks import load
-from train.data import generate_shapes, load_split
-from train.export import MODES_BY_NAME
-from train.export_job import export
-from train.export_source import open_export_source
+from edge.tasks.loader import load
+from edge.util.tables import text_table
+from train.data.folders import load_split
+from train.data.shapes import generate_shapes
+from train.export.job import export
+from train.export.modes import MODES_BY_NAME
+from train.export.source import open_export_source
 from train.fit import train
 from train.report import table_rows, write_report
 
@@ -31,6 +32,27 @@ THREADS = 2
 
 def _step(n: int, text: str) -> None:
     print(f"\n[{n}/5] {text}", flush=True)
+
+
+def live_run(model: Path, out: Path, frames: int, seed: int):
+    """The model on the synthetic camera, writing live.mp4 and live.jsonl and keeping sample frames;
+    returns (summary, runtime label, sample paths)."""
+    samples: list[Path] = []
+
+    def keep_samples(frame, result) -> None:
+        if frame.index in SAMPLE_FRAMES:
+            path = out / f"frame_{frame.index:04d}.png"
+            cv2.imwrite(str(path), draw(frame.image, result))
+            samples.append(path)
+
+    with (
+        load(model, threads=THREADS) as task,
+        SyntheticSource(frames=frames, seed=seed + 1) as source,
+        VideoSink(out / "live.mp4") as video,
+        JsonlSink(out / "live.jsonl") as jsonl,
+    ):
+        live = run(task, source, [video, jsonl], on_result=keep_samples)
+        return live, task.runtime.label, samples
 
 
 def run_demo(
@@ -63,23 +85,7 @@ def run_demo(
         print(f"refused {v.variant}: {v.reason}")
 
     _step(4, "live run of the int8 model on the synthetic camera")
-    int8 = outcome.path_of("int8")
-    samples: list[Path] = []
-
-    def keep_samples(frame, result) -> None:
-        if frame.index in SAMPLE_FRAMES:
-            path = out / f"frame_{frame.index:04d}.png"
-            cv2.imwrite(str(path), draw(frame.image, result))
-            samples.append(path)
-
-    with (
-        load(int8, threads=THREADS) as task,
-        SyntheticSource(frames=frames, seed=seed + 1) as source,
-        VideoSink(out / "live.mp4") as video,
-        JsonlSink(out / "live.jsonl") as jsonl,
-    ):
-        live = run(task, source, [video, jsonl], on_result=keep_samples)
-        runtime_label = task.runtime.label
+    live, runtime_label, samples = live_run(outcome.path_of("int8"), out, frames, seed)
     for line in live.lines():
         print(line)
 

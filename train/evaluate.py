@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 
 from edge.bench import Latency, measure_invoke
-from edge.evaluate import Evaluation, evaluate_classifier, evaluate_scores
-from edge.imagefolder import ImageFolder
-from edge.tasks import load
-from train.data import load_input
+from edge.evaluate.classify import Evaluation, evaluate_classifier, evaluate_scores
+from edge.sources.images import ImageFolder
+from edge.tasks.loader import load
+from train.data.folders import load_input
 
 
 @dataclass(frozen=True)

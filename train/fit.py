@@ -7,14 +7,16 @@ input size, normalisation, data location, history) and ``checkpoints/last.keras`
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge.errors import EdgeError
-from train.data import MEAN, STD, load_split, make_dataset
-from train.models import build_model
+from train.data.folders import MEAN, STD, load_split
+from train.data.pipeline import make_dataset
+from train.models.classifier import build_model
 from train.quiet import import_tensorflow
 
 
@@ -41,6 +43,21 @@ class RunInfo:
         (run_dir / "labels.txt").write_text("\n".join(self.class_names) + "\n")
 
 
+def data_reference(data_dir: Path, run_dir: Path) -> str:
+    """The data folder as run.json keeps it: relative to the run folder, so that the two can move
+    together and the run exports from any working directory."""
+    return os.path.relpath(Path(data_dir).resolve(), Path(run_dir).resolve())
+
+
+def resolve_data(info: RunInfo, run_dir: Path) -> Path:
+    """The run's data folder: relative to the run folder (or absolute), else as the working directory
+    sees it (run folders written before paths were kept relative)."""
+    for candidate in (Path(run_dir) / info.data, Path(info.data)):
+        if candidate.is_dir():
+            return candidate
+    return Path(run_dir) / info.data
+
+
 def load_run(run_dir: Path) -> RunInfo:
     """Read a run folder's ``run.json``; a folder without a trained model is an ``EdgeError``."""
     run_dir = Path(run_dir)
@@ -55,6 +72,50 @@ def load_run(run_dir: Path) -> RunInfo:
         tuple(raw["std"]),
     )
     return RunInfo(**raw)
+
+
+def _resume(run_dir: Path, class_names: tuple[str, ...], size: int):
+    """The model and epoch of ``checkpoints/last.keras`` when it belongs to this data and size, else
+    (None, 0). A corrupt checkpoint or state file is an ``EdgeError`` that says how to start over."""
+    import keras
+
+    last, state_file = run_dir / "checkpoints" / "last.keras", run_dir / "checkpoints" / "state.json"
+    if not (last.is_file() and state_file.is_file()):
+        return None, 0
+    fix = f"delete {run_dir / 'checkpoints'} to start over"
+    try:
+        state = json.loads(state_file.read_text())
+        epoch = int(state["epoch"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EdgeError(f"cannot resume: {state_file} is corrupt ({type(exc).__name__}): {fix}") from None
+    if state.get("classes") != list(class_names) or state.get("size") != size:
+        return None, 0
+    try:
+        model = keras.models.load_model(last)
+    except Exception as exc:  # Keras raises many types for a damaged file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise EdgeError(f"cannot resume from {last}: {first[:200]}: {fix}") from None
+    print(f"resuming from {last} after epoch {epoch}")
+    return model, epoch
+
+
+def _callbacks(run_dir: Path, class_names: tuple[str, ...], size: int, resumed: bool) -> list:
+    import keras
+
+    state_file = run_dir / "checkpoints" / "state.json"
+
+    class SaveState(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            state_file.write_text(
+                json.dumps({"epoch": epoch + 1, "classes": list(class_names), "size": size})
+            )
+
+    return [
+        keras.callbacks.ModelCheckpoint(run_dir / "model.keras", monitor="val_accuracy", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(run_dir / "checkpoints" / "last.keras"),
+        SaveState(),
+        keras.callbacks.CSVLogger(run_dir / "history.csv", append=resumed),
+    ]
 
 
 def train(
@@ -79,23 +140,13 @@ def train(
     import keras
     import tensorflow as tf
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_dir = run_dir / "checkpoints"
-    ckpt_dir.mkdir(exist_ok=True)
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()  # the same data and seed give the same model
     train_ds = make_dataset(split.train, size, batch_size, training=True, seed=seed)
     val_ds = make_dataset(split.val, size, batch_size, training=False)
-
-    last, state_file = ckpt_dir / "last.keras", ckpt_dir / "state.json"
-    initial_epoch = 0
-    if last.is_file() and state_file.is_file():
-        state = json.loads(state_file.read_text())
-        if state.get("classes") == list(split.class_names) and state.get("size") == size:
-            model = keras.models.load_model(last)
-            initial_epoch = int(state["epoch"])
-            print(f"resuming from {last} after epoch {initial_epoch}")
-    if initial_epoch == 0:
+    model, initial_epoch = _resume(run_dir, split.class_names, size)
+    if model is None:
         model = build_model(model_name, size, len(split.class_names))
         steps = max(1, -(-len(split.train) // batch_size)) * epochs
         schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.05)
@@ -104,19 +155,6 @@ def train(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-
-    class SaveState(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            state_file.write_text(
-                json.dumps({"epoch": epoch + 1, "classes": list(split.class_names), "size": size})
-            )
-
-    callbacks = [
-        keras.callbacks.ModelCheckpoint(run_dir / "model.keras", monitor="val_accuracy", save_best_only=True),
-        keras.callbacks.ModelCheckpoint(last),
-        SaveState(),
-        keras.callbacks.CSVLogger(run_dir / "history.csv", append=initial_epoch > 0),
-    ]
     print(
         f"training {model.name} on {len(split.train)} images, validating on {len(split.val)} "
         f"({len(split.class_names)} classes, {size}px, epochs {initial_epoch + 1}-{epochs})"
@@ -128,7 +166,7 @@ def train(
             validation_data=val_ds,
             epochs=epochs,
             initial_epoch=initial_epoch,
-            callbacks=callbacks,
+            callbacks=_callbacks(run_dir, split.class_names, size, resumed=initial_epoch > 0),
             verbose=1 if sys.stdout.isatty() else 2,
         )
     best = keras.models.load_model(run_dir / "model.keras")
@@ -139,7 +177,7 @@ def train(
         class_names=split.class_names,
         mean=MEAN,
         std=STD,
-        data=str(data_dir),
+        data=data_reference(data_dir, run_dir),
         val_split=val_split,
         seed=seed,
         epochs=epochs,

@@ -22,8 +22,8 @@ from edge.bench.progress import Progress
 from edge.bench.stages import bench_pipeline
 from edge.bench.worker import run_isolated
 from edge.errors import EdgeError
-from edge.runtime import RUNTIMES, installed_runtimes
-from edge.spec import Overrides
+from edge.model.runtime import RUNTIMES, install_hint, installed_runtimes
+from edge.model.spec import Overrides
 
 FORMAT = "edgesight.bench/1"
 INPUT_FRAMES = 32  # frames of --source preprocessed once and cycled through by the invoke benchmark
@@ -45,7 +45,7 @@ def parse_runtimes(text: str | None) -> tuple[str, ...]:
     """``litert,tf``, ``all`` (every one installed here) or None (the first installed)."""
     found = installed_runtimes()
     if not found:
-        raise EdgeError("no TFLite interpreter found: pip install 'edgesight[edge]' (ai-edge-litert)")
+        raise EdgeError(f"no TFLite interpreter found: {install_hint()}")
     if text is None:
         return (found[0],)
     if text == "all":
@@ -107,11 +107,11 @@ def input_sets(model: Path, plan: Plan) -> tuple[list[list[np.ndarray]] | None, 
     preprocessing, or None (random tensors of each input's dtype)."""
     if plan.image is None and plan.source is None:
         return None, "random tensors of each input's shape and dtype"
-    from edge.tasks import load
+    from edge.tasks.loader import load
 
     with load(model, threads=1, overrides=plan.overrides) as task:  # tensors are the same on any runtime
         if plan.image is not None:
-            from edge.imagefolder import read_image
+            from edge.sources.images import read_image
 
             return [[task.prepare(read_image(plan.image))[0]]], f"image {plan.image}, preprocessed"
         from edge.sources import open_source

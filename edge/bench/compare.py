@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edge.bench.report import device_line
 from edge.errors import EdgeError
-from edge.tables import text_table
+from edge.util.tables import text_table
 
 REQUIRED = ("device", "runtime", "model", "results")
 RATIO_NOTE = (
@@ -66,11 +66,17 @@ def load_record(path: Path) -> dict:
     missing = [k for k in REQUIRED if not isinstance(record, dict) or k not in record]
     if missing:
         raise EdgeError(f"{path} is not an edgesight bench record: no {', '.join(missing)}")
+    if not isinstance(record["results"], list) or not all(isinstance(r, dict) for r in record["results"]):
+        raise EdgeError(f"{path} is a malformed bench record: 'results' is not a list of objects")
     for result in record["results"]:
         gaps = [k for k in RESULT_KEYS if k not in result]
         if gaps:
             raise EdgeError(f"{path}: a result lacks {', '.join(gaps)}")
     record.setdefault("name", Path(path).stem)
+    try:  # every field the comparison reads, with the types it needs
+        compare_rows([record])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise EdgeError(f"{path} is a malformed bench record: {type(exc).__name__}: {exc}") from None
     return record
 
 

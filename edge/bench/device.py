@@ -14,7 +14,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from edge.hashing import sha256_file
+from edge.util.hashing import sha256_file
 
 UNKNOWN = "unknown"
 ROOT = Path("/")

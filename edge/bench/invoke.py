@@ -16,7 +16,7 @@ from edge.bench.device import thermal_state
 from edge.bench.latency import Latency, Progress, first_and_warmup, random_inputs, summarize, time_runs
 from edge.bench.memory import peak_rss_mb, reset_peak, rss_mb
 from edge.bench.sustained import Window, sustained
-from edge.runtime import Runtime, import_runtime
+from edge.model.runtime import Runtime, import_runtime
 
 
 @dataclass(frozen=True)

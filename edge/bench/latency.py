@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
-from edge.runtime import Runtime
+from edge.model.runtime import Runtime
 
-Progress = Callable[[int, int | None, float], None]  # (runs done, runs planned or None, seconds)
+Progress = Callable[[int, Optional[int], float], None]  # (runs done, runs planned or None, seconds)
 PROGRESS_EVERY = 0.5  # seconds between progress calls
 
 

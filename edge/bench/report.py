@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.stats import STAGES
-from edge.tables import text_table
+from edge.pipeline.stats import STAGES
+from edge.util.tables import text_table
 
 
 def _num(value: object, fmt: str = ".2f") -> str:
-    return format(value, fmt) if isinstance(value, int | float) and not isinstance(value, bool) else "-"
+    return format(value, fmt) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
 def setting_text(result: dict) -> str:

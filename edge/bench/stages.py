@@ -1,4 +1,4 @@
-"""The pipeline benchmark: a source through ``edge.pipeline`` as ``edgesight run`` would take it,
+"""The pipeline benchmark: a source through ``edge.pipeline.loop`` as ``edgesight run`` would take it,
 reported per stage (capture/decode, preprocess, invoke, postprocess, output), end to end and by age."""
 
 from __future__ import annotations
@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import EdgeError, StopRun
-from edge.pipeline import run
+from edge.model.spec import Overrides
+from edge.pipeline.loop import run
+from edge.pipeline.stats import STAGES, LiveStats
 from edge.sinks.base import Sink
 from edge.sources import open_source
-from edge.spec import Overrides
-from edge.stats import STAGES, LiveStats
-from edge.tasks import load
+from edge.tasks.loader import load
 
 LIVE_FRAMES = 300  # frames taken from a camera or stream unless told otherwise
 

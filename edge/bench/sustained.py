@@ -13,7 +13,7 @@ import numpy as np
 from edge.bench.device import thermal_state
 from edge.bench.latency import time_runs
 from edge.errors import EdgeError
-from edge.runtime import Runtime
+from edge.model.runtime import Runtime
 
 UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 

@@ -18,8 +18,10 @@ def _from_pyproject(extra: str) -> list[str] | None:
     path = ROOT / "pyproject.toml"
     if not path.is_file():
         return None
-    import tomllib
-
+    try:
+        import tomllib  # novm (3.11+; older Pythons read the installed package's metadata)
+    except ImportError:
+        return None
     data = tomllib.loads(path.read_text())
     return list(data["project"]["optional-dependencies"][extra])
 

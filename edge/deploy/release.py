@@ -1,12 +1,18 @@
 """The layout on the device and the shell scripts that change it.
 
-    ROOT/releases/ID/{edge/, model/NAME.tflite, run.sh, release.json, .complete}
+    ROOT/releases/ID/{edge/, model/NAME.tflite, run.sh, edgesight, release.json, secrets.env, .complete}
     ROOT/venvs/KEY/            one per (Python, interpreter, requirements), reused while they hold
     ROOT/wheelhouse/           with --wheelhouse: what pip installs from, offline
     ROOT/current -> releases/ID, ROOT/previous -> releases/OLD (switched with an atomic rename)
     ROOT/NAME.service          the systemd user unit (also under ~/.config/systemd/user with --service)
     ROOT/mode                  "systemd" or "direct" (started with nohup where systemd is not running)
     ROOT/logs/run.log, ROOT/run.pid   in direct mode
+    BIN/edgesight -> ROOT/current/edgesight   the device verbs on the user's PATH (BIN: ~/.local/bin)
+
+``run.sh`` is what the service runs (``edgesight run`` with the deploy's options); ``edgesight`` is the
+command for a person on the device (``edgesight bench model.tflite``), both in the release's own
+environment. ``secrets.env`` (mode 600) holds the token and MQTT password, loaded into the environment
+by ``run.sh``: never on a command line, where every user of the device could read them in ``ps``.
 
 A release is complete once ``.complete`` exists; only complete releases are ever switched to, and a
 deploy that stops early leaves the running one alone.
@@ -18,54 +24,7 @@ import json
 import shlex
 from dataclasses import dataclass
 
-HEALTH = r"""
-import json, os, subprocess, sys, time, urllib.request
-mode, name, pid_file, url, timeout, settle = sys.argv[1:7]
-token = os.environ.get("EDGESIGHT_TOKEN", "")
-timeout, settle = float(timeout), float(settle)
-
-def alive():
-    if mode == "systemd":
-        return subprocess.run(["systemctl", "--user", "is-active", "--quiet", name]).returncode == 0
-    try:
-        os.kill(int(open(pid_file).read().split()[0]), 0)
-        return True
-    except (OSError, ValueError, IndexError):
-        return False
-
-def healthz():
-    request = urllib.request.Request(url, headers={"Authorization": "Bearer " + token} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=2) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, {}
-    except Exception:
-        return None, {}
-
-start = time.time()
-last = "not started"
-while time.time() - start < timeout:
-    if not alive():
-        last = "the process is not running"
-        if time.time() - start > 2:
-            break
-    elif url:
-        status, body = healthz()
-        if status == 200 and body.get("frames", 0) > 0:
-            took = round(time.time() - start, 1)
-            print(json.dumps({"ok": True, "frames": body["frames"], "seconds": took}))
-            sys.exit(0)
-        last = "/healthz answered %s" % (status if status else "nothing")
-    elif time.time() - start >= settle:
-        print(json.dumps({"ok": True, "frames": None, "seconds": round(time.time() - start, 1)}))
-        sys.exit(0)
-    time.sleep(0.5)
-print(json.dumps({"ok": False, "reason": last}))
-sys.exit(1)
-"""
-
-
+RENAME = "python3 -c 'import os, sys; os.replace(sys.argv[1], sys.argv[2])'"
 SHA256 = "import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], 'rb').read()).hexdigest())"
 
 
@@ -157,15 +116,31 @@ else got=$(python3 -c {q(SHA256)} {path}); fi
 
 
 def run_script(layout: Layout, venv_key: str, model_name: str, args: list[str], rid: str) -> str:
-    """run.sh: the release's ``edgesight run`` command, from its own folder and environment; its own
-    arguments are added (``run.sh --stats``)."""
+    """run.sh: the release's ``edgesight run`` command, from its own folder and environment, with the
+    secrets in its environment; its own arguments are added (``run.sh --stats``)."""
     command = " ".join(q(a) for a in args)
     return f"""#!/bin/sh
 # edgesight release {rid}
 cd "$(dirname "$0")" || exit 1
 export PYTHONPATH="$PWD"
+if [ -f secrets.env ]; then set -a; . ./secrets.env; set +a; fi
 exec {q(layout.venv(venv_key) + "/bin/python")} -m edge.cli run model/{q(model_name)} {command} "$@"
 """
+
+
+def command_script(layout: Layout, venv_key: str, rid: str) -> str:
+    """``edgesight``: the device verbs (bench, predict, info, run ...) in this release's environment,
+    from wherever the user is."""
+    release = layout.release(rid)
+    return f"""#!/bin/sh
+# edgesight release {rid}: the device verbs, in this release's environment
+PYTHONPATH={q(release)} exec {q(layout.venv(venv_key) + "/bin/python")} -m edge.cli "$@"
+"""
+
+
+def secrets_file(secrets: dict[str, str]) -> str:
+    """secrets.env: ``KEY='value'`` lines a POSIX shell can source."""
+    return "".join(f"{key}={q(value)}\n" for key, value in sorted(secrets.items()))
 
 
 def unit_file(layout: Layout, description: str) -> str:
@@ -190,23 +165,45 @@ WantedBy=default.target
 
 
 def release_files(
-    layout: Layout, rid: str, venv_key: str, model_name: str, args: list[str]
+    layout: Layout, rid: str, venv_key: str, model_name: str, args: list[str], secrets: dict[str, str]
 ) -> dict[str, str]:
-    """run.sh and the unit, by file name."""
+    """run.sh, the ``edgesight`` command, secrets.env and the unit, by file name."""
     return {
         "run.sh": run_script(layout, venv_key, model_name, args, rid),
+        "edgesight": command_script(layout, venv_key, rid),
+        "secrets.env": secrets_file(secrets),
         f"{layout.name}.service": unit_file(layout, f"{model_name} ({rid})"),
     }
 
 
 def write_release(layout: Layout, rid: str, files: dict[str, str], record: dict) -> str:
-    """Writes run.sh, release.json (mode 600: they may hold a --token) and marks the release complete."""
+    """Writes the release's files (mode 600: secrets.env holds the token; run.sh and edgesight 700)
+    and release.json, then marks the release complete."""
     rel = layout.release(rid)
     parts = ["set -e", "umask 077"]
     for name, text in {**files, "release.json": json.dumps(record, indent=1) + "\n"}.items():
         parts.append(f"cat > {q(rel + '/' + name)} <<'EDGESIGHT_EOF'\n{text.rstrip()}\nEDGESIGHT_EOF")
-    parts += [f"chmod 700 {q(rel + '/run.sh')}", f"touch {q(rel + '/.complete')}"]
+    parts += [f"chmod 700 {q(rel + '/run.sh')} {q(rel + '/edgesight')}", f"touch {q(rel + '/.complete')}"]
     return "\n".join(parts) + "\n"
+
+
+def shell_path(path: str) -> str:
+    """A device path as a shell word: ``~/x`` becomes ``"$HOME"/x`` (expanded there), the rest quoted."""
+    if path == "~":
+        return '"$HOME"'
+    return f'"$HOME"/{q(path[2:])}' if path.startswith("~/") else q(path)
+
+
+def link_command(layout: Layout, bin_dir: str) -> str:
+    """``BIN/edgesight`` -> ``ROOT/current/edgesight``: through ``current``, so a switch or a rollback
+    moves it too. Prints the link."""
+    folder = shell_path(bin_dir.rstrip("/") or "/")
+    return f"""set -e
+mkdir -p {folder}
+ln -sfn {q(layout.current + "/edgesight")} {folder}/edgesight.new
+{RENAME} {folder}/edgesight.new {folder}/edgesight
+echo {folder}/edgesight
+"""
 
 
 def smoke(layout: Layout, rid: str, venv_key: str, model_name: str, spec_args: list[str]) -> str:
@@ -215,126 +212,3 @@ def smoke(layout: Layout, rid: str, venv_key: str, model_name: str, spec_args: l
     args = " ".join(q(a) for a in spec_args)
     python = q(layout.venv(venv_key) + "/bin/python")
     return f"cd {rel} && PYTHONPATH={rel} {python} -m edge.cli info model/{q(model_name)} {args} >/dev/null\n"
-
-
-def _stop(layout: Layout) -> str:
-    return f"""if [ "$(cat {q(layout.root)}/mode 2>/dev/null)" = systemd ]; then
-  systemctl --user stop {q(layout.name)} 2>/dev/null || true
-elif [ -f {q(layout.pid_file)} ]; then
-  pid=$(cat {q(layout.pid_file)})
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"; i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f {q(layout.pid_file)}
-fi
-"""
-
-
-def _start(layout: Layout, systemd: bool) -> str:
-    if systemd:
-        return f"""mkdir -p "$HOME/.config/systemd/user"
-cp {q(layout.unit_path)} "$HOME/.config/systemd/user/{layout.name}.service"
-systemctl --user daemon-reload
-systemctl --user enable {q(layout.name)} >/dev/null 2>&1 || true
-systemctl --user restart {q(layout.name)}
-echo systemd > {q(layout.root)}/mode
-"""
-    return f"""cd {q(layout.root)}
-nohup setsid {q(layout.current + "/run.sh")} >> {q(layout.log_file)} 2>&1 < /dev/null &
-echo $! > {q(layout.pid_file)}
-echo direct > {q(layout.root)}/mode
-"""
-
-
-RENAME = "python3 -c 'import os, sys; os.replace(sys.argv[1], sys.argv[2])'"
-
-
-def _point(link: str, target: str) -> str:
-    """Point the symlink ``link`` at ``target`` (a quoted shell word) with one rename(2): atomic, and
-    unlike ``mv`` it replaces the link rather than moving into the folder it points to."""
-    return f"ln -sfn {target} {q(link + '.new')} && {RENAME} {q(link + '.new')} {q(link)}\n"
-
-
-def switch(layout: Layout, rid: str, start: bool, systemd: bool) -> str:
-    """Make ``rid`` current (the old current becomes previous); with ``start``, stop the running
-    service first and start the new one. Ignores hang-ups and Ctrl-C so that a dropped connection
-    cannot leave it half done."""
-    out = ["trap '' HUP INT TERM", "set -e", f"old=$(readlink {q(layout.current)} 2>/dev/null || true)"]
-    if start:
-        out.append(_stop(layout))
-    out.append(_point(layout.current, q(f"releases/{rid}")))
-    previous = _point(layout.root + "/previous", '"$old"').strip()
-    out.append(f'if [ -n "$old" ] && [ "$old" != releases/{rid} ]; then {previous}; fi')
-    if start:
-        out.append(_start(layout, systemd))
-    return "\n".join(out) + "\n"
-
-
-def restart(layout: Layout, systemd: bool) -> str:
-    return "trap '' HUP INT TERM\n" + _stop(layout) + _start(layout, systemd)
-
-
-def revert(layout: Layout, systemd: bool) -> str:
-    """After a failed health check: back to ``previous``, restarted; the failed release is no longer
-    complete (the next deploy removes it) and no longer anyone's ``previous``."""
-    root = q(layout.root)
-    return "\n".join(
-        [
-            "trap '' HUP INT TERM",
-            "set -e",
-            f"cd {root}",
-            "failed=$(readlink current); old=$(readlink previous || true)",
-            '[ -n "$old" ] || { echo "no previous release to go back to" >&2; exit 1; }',
-            _stop(layout),
-            _point(layout.current, '"$old"').strip(),
-            'rm -f previous "$failed/.complete"',
-            _start(layout, systemd),
-        ]
-    )
-
-
-def last_error(layout: Layout, systemd: bool) -> str:
-    """The service's last ``edgesight: error`` line, if any."""
-    source = (
-        f"journalctl --user -u {q(layout.name)} -n 200 --no-pager 2>/dev/null"
-        if systemd
-        else f"tail -n 200 {q(layout.log_file)} 2>/dev/null"
-    )
-    return f"{source} | grep 'edgesight: error' | tail -n 1\n"
-
-
-def stop(layout: Layout) -> str:
-    return _stop(layout)
-
-
-def health(layout: Layout, systemd: bool, url: str, token: str, timeout: float, settle: float) -> str:
-    """Polls until the service is up and (with --serve) /healthz reports results; one JSON line."""
-    mode = "systemd" if systemd else "direct"
-    args = " ".join(q(a) for a in (mode, layout.name, layout.pid_file, url, str(timeout), str(settle)))
-    # the token goes in the environment (readable by this user only), not in a process's arguments
-    return f"EDGESIGHT_TOKEN={q(token)} python3 - {args} <<'EDGESIGHT_EOF'\n{HEALTH.strip()}\nEDGESIGHT_EOF\n"
-
-
-def status(layout: Layout) -> str:
-    """Read-only: the links, the mode, the releases and the service's state, as KEY=VALUE lines."""
-    return f"""ROOT={q(layout.root)}
-cd "$ROOT" 2>/dev/null || {{ echo "state=absent"; exit 0; }}
-echo "current=$(readlink current 2>/dev/null)"
-echo "previous=$(readlink previous 2>/dev/null)"
-echo "mode=$(cat mode 2>/dev/null)"
-echo "releases=$(ls releases 2>/dev/null | tr '\\n' ' ')"
-if [ "$(cat mode 2>/dev/null)" = systemd ]; then
-  echo "state=$(systemctl --user is-active {q(layout.name)} 2>/dev/null)"
-elif [ -f run.pid ] && kill -0 "$(cat run.pid)" 2>/dev/null; then echo "state=running (pid $(cat run.pid))"
-else echo "state=stopped"; fi
-"""
-
-
-def logs(layout: Layout, lines: int) -> str:
-    """Read-only: the service's last ``lines`` lines, from the journal under systemd, else logs/run.log."""
-    return f"""if [ "$(cat {q(layout.root)}/mode 2>/dev/null)" = systemd ]; then
-  journalctl --user -u {q(layout.name)} -n {int(lines)} --no-pager
-else tail -n {int(lines)} {q(layout.log_file)} 2>/dev/null || echo "no log yet at {layout.log_file}"; fi
-"""

@@ -56,10 +56,12 @@ class Target:
     def ssh(self, *command: str) -> list[str]:
         return ["ssh", *self.ssh_args(), self.destination, *command]
 
-    def rsync(self, source: str, dest: str, *extra: str) -> list[str]:
-        """rsync ``source`` to ``dest`` on the device, over the same ssh options."""
+    def rsync(self, source: str, dest: str, *extra: str, fetch: bool = False) -> list[str]:
+        """rsync ``source`` to ``dest`` on the device (``fetch``: from the device's ``source`` to the
+        local ``dest``), over the same ssh options."""
         shell = " ".join(shlex.quote(a) for a in ["ssh", *self.ssh_args()])
-        return ["rsync", "-a", "--delete", *extra, "-e", shell, source, f"{self.destination}:{dest}"]
+        ends = [f"{self.destination}:{source}", dest] if fetch else [source, f"{self.destination}:{dest}"]
+        return ["rsync", "-a", *([] if fetch else ["--delete"]), *extra, "-e", shell, *ends]
 
 
 class Remote:
@@ -102,9 +104,23 @@ class Remote:
             raise EdgeError(f"{what} failed on {self.target.destination}: {detail}")
         return done.stdout
 
-    def sync(self, source: str, dest: str, *extra: str, what: str) -> None:
-        """rsync a local folder or file to the device."""
-        argv = self.target.rsync(source, dest, *extra)
+    def stream(self, script: str, *, what: str) -> int:
+        """Run ``script`` on the device with its output going straight to this terminal; its exit code."""
+        argv = self.target.ssh("sh", "-s")
+        inherit = self.out is sys.stdout  # else (a caller's buffer) collected and written there
+        try:
+            done = subprocess.run(argv, input=script, text=True, stdout=None if inherit else subprocess.PIPE)
+            if not inherit:
+                self.out.write(done.stdout)
+        except FileNotFoundError:
+            raise EdgeError("ssh is not installed here: install the OpenSSH client") from None
+        if done.returncode == 255:
+            raise EdgeError(f"cannot reach {self.target.destination} over ssh ({what})")
+        return done.returncode
+
+    def sync(self, source: str, dest: str, *extra: str, what: str, fetch: bool = False) -> None:
+        """rsync a local folder or file to the device (``fetch``: a device file to here)."""
+        argv = self.target.rsync(source, dest, *extra, fetch=fetch)
         if self.dry_run:
             self._show(argv)
             return

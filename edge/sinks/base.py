@@ -10,9 +10,14 @@ class Sink:
     the others get None. A context manager that closes itself."""
 
     annotated = False
+    main_thread = False  # a GUI: the pipeline calls ``pump`` from the thread that started it
 
     def write(self, item, image: np.ndarray | None) -> None:
         raise NotImplementedError
+
+    def pump(self) -> None:
+        """For ``main_thread`` sinks: show what ``write`` handed over and take the user's input; may
+        raise ``StopRun``. Called often from the pipeline's own (the caller's) thread."""
 
     def close(self) -> None:
         pass

@@ -6,8 +6,8 @@ import sys
 import time
 from typing import TextIO
 
+from edge.pipeline.stats import LiveStats
 from edge.sinks.base import Sink
-from edge.stats import LiveStats
 
 
 class StatsPrinter(Sink):

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from edge.errors import EdgeError
-from edge.results import record
 from edge.sinks.base import Sink
+from edge.tasks.results import record
 
 
 class JsonlSink(Sink):
     """One JSON object per frame; every line is whole even if the run is interrupted.
 
-    A failed write (a full disk) is an ``EdgeError``: the lines before it stay whole.
+    A failed write (a full disk) is an ``EdgeError``; the file is cut back to its last whole line, so
+    the lines before it stay whole and no half line is left behind.
     """
 
     annotated = False
@@ -29,17 +32,28 @@ class JsonlSink(Sink):
             raise EdgeError(f"cannot write {self.path}: {exc.strerror}") from exc
         self.lines = 0
         self.failed = False
+        self._whole = 0  # bytes of whole lines written
 
     def write(self, item, image: object = None) -> None:
         frame = item.frame
         obj = record(item.result, image=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6))
+        line = json.dumps(obj, separators=(", ", ": ")) + "\n"
         try:
-            self._file.write(json.dumps(obj, separators=(", ", ": ")) + "\n")
+            self._file.write(line)
             self._file.flush()
         except OSError as exc:
             self.failed = True
+            self._cut_back()
             raise EdgeError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
         self.lines += 1
+        self._whole += len(line.encode("utf-8"))
+
+    def _cut_back(self) -> None:
+        """Drop a half-written last line (truncating frees space, so it works on a full disk)."""
+        if not self._own:
+            return
+        with contextlib.suppress(OSError):
+            os.truncate(self.path, self._whole)
 
     def close(self) -> None:
         file, self._file = self._file, None

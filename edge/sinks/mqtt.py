@@ -11,8 +11,9 @@ import threading
 from urllib.parse import unquote, urlsplit
 
 from edge.errors import EdgeError
-from edge.results import record
+from edge.pipeline.stats import LiveStats
 from edge.sinks.base import Sink
+from edge.tasks.results import record
 
 RECONNECT = (1, 16)  # first and longest wait between reconnection attempts, seconds
 CONNECT_WAIT = 3.0  # seconds the run waits for the first connection before it starts anyway
@@ -47,7 +48,7 @@ class MqttSink(Sink):
 
     annotated = False
 
-    def __init__(self, url: str, every: int | None = 1, qos: int = 0) -> None:
+    def __init__(self, url: str, every: int | None = 1, qos: int = 0, stats: LiveStats | None = None) -> None:
         try:
             import paho.mqtt.client as mqtt
         except ImportError as exc:
@@ -56,11 +57,12 @@ class MqttSink(Sink):
         self.every = every
         self.qos = qos
         self.published = self.dropped = 0
+        self.stats = stats
         self._last_labels: tuple | None = None
         self._mqtt = mqtt
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edgesight-{os.getpid()}")
-        if user:
-            self.client.username_pw_set(user, password)
+        if user:  # a password kept out of the command line comes from the environment
+            self.client.username_pw_set(user, password or os.environ.get("EDGESIGHT_MQTT_PASSWORD"))
         self.client.reconnect_delay_set(*RECONNECT)
         connected = threading.Event()
         self.client.on_connect = lambda *args: connected.set()
@@ -82,14 +84,19 @@ class MqttSink(Sink):
         if not self._due(frame.index, labels):
             return
         event = record(result, source=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6))
-        if not self.client.is_connected():
-            self.dropped += 1
-            return
-        info = self.client.publish(self.topic, json.dumps(event), qos=self.qos)
-        if info.rc == self._mqtt.MQTT_ERR_SUCCESS:
+        sent = self.client.is_connected()
+        if sent:
+            info = self.client.publish(self.topic, json.dumps(event), qos=self.qos)
+            sent = info.rc == self._mqtt.MQTT_ERR_SUCCESS
+        self._count("mqtt_published" if sent else "mqtt_dropped")
+
+    def _count(self, name: str) -> None:
+        if name == "mqtt_published":
             self.published += 1
         else:
             self.dropped += 1
+        if self.stats is not None:
+            self.stats.count_output(name)
 
     def close(self) -> None:
         client, self.client = getattr(self, "client", None), None

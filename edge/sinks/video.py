@@ -2,10 +2,14 @@
 
 The file is opened at the first frame (its size sets the video size) and finalised by ``close``,
 which the CLI reaches on the source's end, Ctrl-C and SIGTERM alike, so the video stays playable.
+OpenCV's writer says nothing when the disk fills up, so the free space of the video's filesystem is
+checked at every frame: below ``MIN_FREE_BYTES`` the run ends with an error instead of a silently
+truncated video.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -15,6 +19,17 @@ from edge.errors import EdgeError
 from edge.sinks.base import Sink
 
 CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+MIN_FREE_BYTES = 1 << 20  # a frame or two of headroom; less than this is a full disk
+
+
+def check_free_space(path: Path, minimum: int = MIN_FREE_BYTES) -> None:
+    """An ``EdgeError`` when the filesystem holding ``path`` has less than ``minimum`` bytes free."""
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:  # the folder went away: the writer will say so
+        return
+    if free < minimum:
+        raise EdgeError(f"cannot write {path}: No space left on device ({free // 1024} KiB free)")
 
 
 class VideoSink(Sink):
@@ -42,6 +57,7 @@ class VideoSink(Sink):
                 raise EdgeError(f"cannot open {self.path} for writing")
         self.writer.write(image)
         self.frames += 1
+        check_free_space(self.path)
 
     def close(self) -> None:
         if self.writer is not None:

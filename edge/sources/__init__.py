@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge.errors import EdgeError
-from edge.imagefolder import IMAGE_EXTENSIONS
 from edge.sources.base import Frame, Source
 from edge.sources.capture import StreamSource, VideoSource, gstreamer_source
 from edge.sources.folder import FolderSource
+from edge.sources.images import IMAGE_EXTENSIONS
 from edge.sources.synthetic import SyntheticSource
 
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -18,6 +19,22 @@ class Frame:
     timestamp: float
     name: str | None = None
     truth: dict | None = field(default=None)
+
+
+class Pacer:
+    """Real-time pacing: frame ``index`` is released at ``start + index / fps`` (no pacing without
+    ``fps``). ``wait`` returns False when ``stopping`` is set meanwhile."""
+
+    def __init__(self, fps: float | None, stopping: threading.Event) -> None:
+        self.fps = fps
+        self.stopping = stopping
+        self.start = time.monotonic()
+
+    def wait(self, index: int) -> bool:
+        if not self.fps:
+            return True
+        delay = self.start + index / self.fps - time.monotonic()
+        return not (delay > 0 and self.stopping.wait(delay))
 
 
 class Source:

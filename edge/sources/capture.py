@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import cv2
 
 from edge.errors import EdgeError
-from edge.sources.base import Frame, Source
+from edge.sources.base import Frame, Pacer, Source
+from edge.util.opencv import has_gstreamer
 
 if not os.environ.get("EDGESIGHT_VERBOSE"):  # OpenCV's and FFmpeg's lines would come before our one
     _logging = getattr(cv2.utils, "logging", None)  # OpenCV 5; 4.x has cv2.setLogLevel (0 = silent)
@@ -34,14 +35,6 @@ def _stream_params() -> list[int]:
         if hasattr(cv2, name):
             params += [getattr(cv2, name), TIMEOUT_MS]
     return params
-
-
-def has_gstreamer() -> bool:
-    """Was this OpenCV built with GStreamer? (The PyPI wheels are not.)"""
-    for line in cv2.getBuildInformation().splitlines():
-        if line.strip().startswith("GStreamer:"):
-            return "YES" in line
-    return False
 
 
 class _Capture(Source):
@@ -102,17 +95,15 @@ class VideoSource(_Capture):
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
-        start = time.monotonic()
+        pacer = Pacer(self.fps if self.realtime else None, self.stopping)
         while not self.stopping.is_set():
             ok, image = self._read()
             if not ok or image is None:
                 if isinstance(self.target, int) and index > 0 and not self.stopping.is_set():
                     raise EdgeError(f"camera {self.target} stopped delivering frames (unplugged or in use?)")
                 return
-            if self.realtime:
-                delay = start + index / self.fps - time.monotonic()
-                if delay > 0 and self.stopping.wait(delay):
-                    return
+            if not pacer.wait(index):
+                return
             yield Frame(image, index, time.monotonic(), name=f"{self.target}:{index}")
             index += 1
 

@@ -1,4 +1,6 @@
-"""Images of a folder or a glob pattern, in name order; unreadable files are skipped and counted."""
+"""Images of a folder or a glob pattern, in name order. Files that are not images (corrupt, another
+format, gone) are skipped and counted; a file this process may not read ends the run with an error,
+since it is a setup to fix (a service running as another user), not one bad file."""
 
 from __future__ import annotations
 
@@ -8,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from edge.errors import EdgeError
-from edge.imagefolder import IMAGE_EXTENSIONS, is_image, read_image
 from edge.sources.base import Frame, Source
+from edge.sources.images import IMAGE_EXTENSIONS, UnreadableImage, is_image, read_image
 
 
 class FolderSource(Source):
@@ -35,7 +37,7 @@ class FolderSource(Source):
                 return
             try:
                 image = read_image(path)
-            except EdgeError:
+            except UnreadableImage:
                 self.skipped += 1
                 continue
             yield Frame(image, index, time.monotonic(), name=str(path))

@@ -9,8 +9,8 @@ from dataclasses import replace
 import numpy as np
 
 from edge.errors import EdgeError
-from edge.shapes import CLASSES, add_noise, background, draw_shape, random_shape
-from edge.sources.base import Frame, Source
+from edge.sources.base import Frame, Pacer, Source
+from edge.sources.shapes import CLASSES, add_noise, background, draw_shape, random_shape
 
 
 class SyntheticSource(Source):
@@ -39,7 +39,7 @@ class SyntheticSource(Source):
 
     def __iter__(self) -> Iterator[Frame]:
         rng = np.random.default_rng(self.seed)
-        start = time.monotonic()
+        pacer = Pacer(self.fps if self.realtime else None, self.stopping)
         bg = shape = None
         velocity = np.zeros(2)
         spin = 0.0
@@ -55,10 +55,8 @@ class SyntheticSource(Source):
             else:
                 shape, velocity = self._move(shape, velocity, spin)
             img = add_noise(rng, draw_shape(bg.copy(), shape), 4.0)
-            if self.realtime:
-                delay = start + index / self.fps - time.monotonic()
-                if delay > 0 and self.stopping.wait(delay):
-                    return
+            if not pacer.wait(index):
+                return
             truth = {"label": shape.name, "id": CLASSES.index(shape.name), "box": list(shape.box())}
             yield Frame(img, index, time.monotonic(), name=f"synthetic:{index}", truth=truth)
 

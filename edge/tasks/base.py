@@ -5,11 +5,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from edge.metadata import ModelFile
-from edge.preprocess import InputConverter, Transform, as_bgr8, resize
-from edge.results import Classes, Detections
-from edge.runtime import Runtime
-from edge.spec import ModelSpec
+from edge.model.metadata import ModelFile
+from edge.model.runtime import Runtime
+from edge.model.spec import ModelSpec
+from edge.tasks.preprocess import InputConverter, Transform, as_bgr8, resize
+from edge.tasks.results import Classes, Detections
 
 _COLOR_CODES = {"RGB": cv2.COLOR_BGR2RGB, "GRAY": cv2.COLOR_BGR2GRAY}
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from edge.errors import EdgeError
-from edge.metadata import ModelFile
-from edge.preprocess import Transform
-from edge.quant import dequantize
-from edge.results import Classes
-from edge.runtime import Runtime
-from edge.spec import ModelSpec
+from edge.model.metadata import ModelFile
+from edge.model.runtime import Runtime
+from edge.model.spec import ModelSpec
 from edge.tasks.base import Task
+from edge.tasks.preprocess import Transform
+from edge.tasks.quant import dequantize
+from edge.tasks.results import Classes
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

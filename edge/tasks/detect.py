@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from edge.errors import EdgeError
-from edge.metadata import ModelFile
-from edge.results import Detections
-from edge.runtime import Runtime
-from edge.spec import ModelSpec
+from edge.model.metadata import ModelFile
+from edge.model.runtime import Runtime
+from edge.model.spec import ModelSpec
 from edge.tasks.base import Task
+from edge.tasks.results import Detections
 
 DEFAULT_THRESHOLD = 0.25
 DEFAULT_IOU = 0.45

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.preprocess import Transform
-from edge.quant import dequantize
-from edge.results import Detections
 from edge.tasks.detect import Detector, detections
+from edge.tasks.preprocess import Transform
+from edge.tasks.quant import dequantize
+from edge.tasks.results import Detections
 
 
 def decode_ssd(

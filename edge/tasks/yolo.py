@@ -13,11 +13,11 @@ import math
 
 import numpy as np
 
-from edge.nms import nms
-from edge.preprocess import Transform
-from edge.quant import dequantize
-from edge.results import Detections
 from edge.tasks.detect import Detector, detections
+from edge.tasks.nms import nms
+from edge.tasks.preprocess import Transform
+from edge.tasks.quant import dequantize
+from edge.tasks.results import Detections
 
 HEADS = {"yolov8": (True, False), "yolov5": (False, True)}  # layout -> (channels first, objectness)
 MAX_CANDIDATES = 3000  # best-scoring candidates that enter NMS

@@ -16,10 +16,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge.deploy import release as rel
-from edge.deploy.command import Plan, health_url, parse_run_args
+from edge.deploy import service
 from edge.deploy.packages import environment_key, requirements
+from edge.deploy.plan import Plan, health_url, parse_run_args, spec_args, split_secrets
 from edge.errors import EdgeError
-from edge.hashing import sha256_file
+from edge.util.hashing import sha256_file
 
 
 def main() -> int:
@@ -32,13 +33,15 @@ def main() -> int:
     parser.add_argument("--wheelhouse", action="store_true", help="install from ROOT/wheelhouse")
     parser.add_argument("--systemd", action="store_true", help="the device runs systemd user services")
     parser.add_argument("--health-timeout", type=float, default=60.0)
+    parser.add_argument("--bin-dir", default="~/.local/bin", help="where the edgesight command is linked")
     parser.add_argument("run_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
-    run_args = args.run_args[1:] if args.run_args[:1] == ["--"] else args.run_args
+    given = args.run_args[1:] if args.run_args[:1] == ["--"] else args.run_args
     try:
         if not args.model.is_file():
             raise EdgeError(f"model not found: {args.model}")
-        ns = parse_run_args(args.model, tuple(run_args))
+        ns = parse_run_args(args.model, tuple(given))
+        run_args, secrets = split_secrets(list(given))
         major, minor = (int(v) for v in args.python.split(".")[:2])
         reqs = requirements(args.interpreter)
         system_site = ns.source == "picamera"  # Picamera2 comes from apt
@@ -58,11 +61,11 @@ def main() -> int:
         run_args=tuple(run_args),
         files=(),
         health_url=health_url(ns),
-        token=ns.token or "",
+        secrets=secrets,
     )
     rid = release.rid
     record = release.record(args.model)
-    files = rel.release_files(layout, rid, key, args.model.name, run_args)
+    files = rel.release_files(layout, rid, key, args.model.name, run_args, secrets)
     plan = {
         "id": rid,
         "sha256": sha,
@@ -73,12 +76,11 @@ def main() -> int:
         "scripts": {
             "prepare": rel.prepare(layout, rid),
             "write": rel.write_release(layout, rid, files, record),
-            "smoke": rel.smoke(layout, rid, key, args.model.name, []),
-            "switch": rel.switch(layout, rid, start=True, systemd=args.systemd),
-            "health": rel.health(
-                layout, args.systemd, record["health_url"], record["token"], args.health_timeout, 5.0
-            ),
-            "revert": rel.revert(layout, args.systemd),
+            "smoke": rel.smoke(layout, rid, key, args.model.name, spec_args(run_args)),
+            "switch": service.switch(layout, rid, start=True, systemd=args.systemd),
+            "link": rel.link_command(layout, args.bin_dir),
+            "health": service.health(layout, args.systemd, args.health_timeout, 5.0),
+            "revert": service.revert(layout, args.systemd),
         },
     }
     print(json.dumps(plan))

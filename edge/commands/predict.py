@@ -1,0 +1,51 @@
+"""``edgesight predict MODEL IMAGE...``: classes or boxes of each image, as text or JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from edge.commands.options import add_model_options, load_task
+from edge.errors import EdgeError
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("predict", help="classify or detect objects in images with a .tflite")
+    p.add_argument("model", type=Path)
+    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object per image")
+    add_model_options(p)
+    return p
+
+
+def print_result(path: Path, result) -> None:
+    from edge.tasks.results import Classes
+
+    print(f"{path}:")
+    if isinstance(result, Classes):
+        for cid, label, score in zip(result.ids, result.labels, result.scores):
+            print(f"  {score:6.3f}  {label if label is not None else '-'}  (id {cid})")
+        return
+    if not len(result):
+        print("  no detections")
+    for box, cid, label, score in zip(result.xyxy, result.class_ids, result.labels, result.scores):
+        corners = ", ".join(f"{v:.0f}" for v in box)
+        print(f"  {score:6.3f}  {label if label is not None else '-'}  (id {cid})  [{corners}]")
+
+
+def handle(args: argparse.Namespace) -> int:
+    from edge.sources.images import read_image
+    from edge.tasks.results import record
+
+    with load_task(args) as task:
+        for path in args.images:
+            if not path.is_file():  # every path checked before the first result
+                raise EdgeError(f"image not found: {path}")
+        for path in args.images:
+            result = task(read_image(path))
+            if args.json:
+                print(json.dumps(record(result, image=str(path))))
+            else:
+                print_result(path, result)
+    return 0

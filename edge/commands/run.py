@@ -1,0 +1,156 @@
+"""``edgesight run MODEL --source SRC [outputs]``: the live pipeline, with every output it can feed."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+from edge.commands.options import add_model_options, load_task
+from edge.errors import EdgeError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Everything ``run`` takes after the model: source, modes, outputs, model options."""
+    p.add_argument(
+        "--source",
+        required=True,
+        help="synthetic, picamera, a camera index (0), a video file, an image folder or glob, an "
+        "RTSP/HTTP/MJPEG URL, or a GStreamer pipeline",
+    )
+    p.add_argument("--frames", type=int, help="frames of the synthetic source (default 300)")
+    p.add_argument(
+        "--mode",
+        choices=("latest", "every"),
+        help="latest: keep only the newest frame (default for cameras and streams); every: process "
+        "every frame (default for files and folders)",
+    )
+    p.add_argument("--max-fps", type=float, help="cap the inference rate")
+    p.add_argument("--width", type=int, help="capture width, where the source supports it")
+    p.add_argument("--height", type=int, help="capture height, where the source supports it")
+    p.add_argument("--fps", type=float, help="capture rate, where the source supports it")
+    p.add_argument("--realtime", action="store_true", help="pace a video file or the synthetic source")
+    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic source")
+    p.add_argument("--save", type=Path, help="annotated video to write (.mp4 or .avi)")
+    p.add_argument("--jsonl", help="JSON Lines file of per-frame results ('-' for stdout)")
+    p.add_argument("--show", action="store_true", help="a window with the annotated frames (q or Esc quits)")
+    p.add_argument(
+        "--serve", metavar="HOST:PORT", help="web page with the live stream and stats, /metrics, /healthz"
+    )
+    p.add_argument(
+        "--token",
+        help="with --serve: a token every request must carry (?token= or Bearer); --token-file or "
+        "EDGESIGHT_TOKEN in the environment keep it out of the process list",
+    )
+    p.add_argument("--token-file", type=Path, help="with --serve: read the token from this file")
+    p.add_argument(
+        "--insecure", action="store_true", help="with --serve: allow a non-loopback address without a token"
+    )
+    p.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help="publish JSON events to mqtt://[user[:password]@]host[:port]/topic (the password may come "
+        "from EDGESIGHT_MQTT_PASSWORD instead)",
+    )
+    p.add_argument(
+        "--mqtt-every", default="1", help="publish every N frames (default 1) or on 'change' of labels"
+    )
+    p.add_argument(
+        "--stats", action="store_true", help="print live fps, stage times and frame age once a second"
+    )
+    add_model_options(p)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("run", help="run a .tflite on a camera, video, stream, folder or the synthetic source")
+    p.add_argument("model", type=Path)
+    add_arguments(p)
+    return p
+
+
+def run_parser() -> argparse.ArgumentParser:
+    """``run`` on its own (deploy checks the options a device will run with it)."""
+    parser = argparse.ArgumentParser(prog="edgesight run")
+    parser.add_argument("model", type=Path)
+    add_arguments(parser)
+    return parser
+
+
+def secret(value: str | None, file: Path | None, env: str) -> str | None:
+    """A secret from its flag, else its file, else the environment variable ``env``."""
+    if value:
+        return value
+    if file is not None:
+        try:
+            text = file.read_text().strip()
+        except OSError as exc:
+            raise EdgeError(f"cannot read {file}: {exc.strerror or exc}") from None
+        if not text:
+            raise EdgeError(f"{file} is empty: it should hold the token")
+        return text
+    return os.environ.get(env) or None
+
+
+def open_sinks(args: argparse.Namespace, stack: contextlib.ExitStack, stats, title: str) -> list:
+    """The outputs the flags ask for, each closed by ``stack`` whatever ends the run."""
+    from edge.sinks import JsonlSink, StatsPrinter, VideoSink
+
+    sinks = []
+    if args.save:
+        sinks.append(stack.enter_context(VideoSink(args.save, fps=args.fps or 30.0)))
+    if args.jsonl:
+        sinks.append(stack.enter_context(JsonlSink(args.jsonl)))
+    if args.show:
+        from edge.sinks.window import WindowSink
+
+        sinks.append(stack.enter_context(WindowSink(title)))
+    if args.serve:
+        from edge.sinks.web import WebSink
+
+        token = secret(args.token, args.token_file, "EDGESIGHT_TOKEN")
+        web = WebSink(args.serve, stats, token=token, insecure=args.insecure, title=title)
+        stack.enter_context(web)
+        print(f"edgesight: serving {web.url} (stream, /metrics, /healthz)", file=sys.stderr, flush=True)
+        sinks.append(web)
+    if args.mqtt:
+        from edge.sinks.mqtt import MqttSink, parse_every
+
+        mqtt = MqttSink(args.mqtt, every=parse_every(args.mqtt_every), stats=stats)
+        sinks.append(stack.enter_context(mqtt))
+    if args.stats:
+        sinks.append(StatsPrinter(stats))
+    return sinks
+
+
+def handle(args: argparse.Namespace) -> int:
+    from edge.pipeline.loop import run
+    from edge.pipeline.stats import LiveStats
+    from edge.sources import open_source
+
+    stats = LiveStats()
+    with contextlib.ExitStack() as stack:  # every output is closed, whatever ends the run
+        sinks = open_sinks(args, stack, stats, title=args.model.name)
+        task = stack.enter_context(load_task(args))
+        source = stack.enter_context(
+            open_source(
+                args.source,
+                frames=args.frames,
+                seed=args.seed,
+                realtime=args.realtime,
+                width=args.width,
+                height=args.height,
+                fps=args.fps,
+            )
+        )
+        summary = run(task, source, sinks, mode=args.mode, max_fps=args.max_fps, stats=stats)
+        label = task.runtime.label
+    out = sys.stderr if args.jsonl == "-" else sys.stdout
+    print(f"{args.model} on {args.source} ({label})", file=out)
+    for line in summary.lines():
+        print(line, file=out)
+    if summary.interrupted:
+        print("edgesight: interrupted", file=sys.stderr)
+        return 130
+    return 0

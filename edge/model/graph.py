@@ -1,0 +1,89 @@
+"""The main subgraph's operators, read from the ``.tflite`` flatbuffer itself.
+
+The interpreter's own op list is rewritten by delegates (XNNPACK shows one ``DELEGATE`` op), so
+questions such as "which op produces this output?" are answered from the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.model.flatbuf import Table
+from edge.model.opnames import BUILTIN_OPS
+
+CUSTOM_CODE = BUILTIN_OPS.index("CUSTOM")
+
+
+class _ModelF:
+    OPERATOR_CODES = 1
+    SUBGRAPHS = 2
+
+
+class _OperatorCodeF:
+    DEPRECATED_BUILTIN_CODE = 0
+    CUSTOM_CODE = 1
+    BUILTIN_CODE = 3
+
+
+class _SubGraphF:
+    OPERATORS = 3
+
+
+class _OperatorF:
+    OPCODE_INDEX = 0
+    INPUTS = 1
+    OUTPUTS = 2
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operator: its name (builtin name, custom code or ``BUILTIN_<n>``) and tensor indices."""
+
+    name: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    builtin: bool = True  # False for custom ops (Flex ops included)
+
+
+def _op_name(code: Table) -> tuple[str, bool]:
+    builtin = max(
+        int(code.scalar(_OperatorCodeF.DEPRECATED_BUILTIN_CODE, "<b")),
+        int(code.scalar(_OperatorCodeF.BUILTIN_CODE, "<i")),
+    )
+    if builtin == CUSTOM_CODE:
+        return code.string(_OperatorCodeF.CUSTOM_CODE) or "CUSTOM", False
+    name = BUILTIN_OPS[builtin] if 0 <= builtin < len(BUILTIN_OPS) else f"BUILTIN_{builtin}"
+    return name, True
+
+
+def read_ops(content: bytes) -> tuple[Op, ...]:
+    """Operators of the main subgraph, in execution order."""
+    model = Table.root(content)
+    names = [_op_name(code) for code in model.tables(_ModelF.OPERATOR_CODES)]
+    subgraphs = model.tables(_ModelF.SUBGRAPHS)
+    if not subgraphs:
+        return ()
+    ops = []
+    for op in subgraphs[0].tables(_SubGraphF.OPERATORS):
+        index = int(op.scalar(_OperatorF.OPCODE_INDEX, "<I"))
+        name, builtin = names[index] if index < len(names) else (f"OPCODE_{index}", True)
+        ops.append(
+            Op(
+                name,
+                tuple(op.scalars(_OperatorF.INPUTS, "<i")),
+                tuple(op.scalars(_OperatorF.OUTPUTS, "<i")),
+                builtin,
+            )
+        )
+    return tuple(ops)
+
+
+def producer(ops: tuple[Op, ...], tensor: int, skip: frozenset[str] = frozenset()) -> Op | None:
+    """The op that produces ``tensor``, looking through ops named in ``skip`` (e.g. DEQUANTIZE)."""
+    by_output = {t: op for op in ops for t in op.outputs}
+    for _ in range(16):
+        op = by_output.get(tensor)
+        if op is None or op.name not in skip or not op.inputs:
+            return op
+        tensor = op.inputs[0]
+    return None

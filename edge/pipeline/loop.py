@@ -1,0 +1,336 @@
+"""The frame pipeline: capture, inference and outputs in their own threads, with bounded hand-offs.
+
+    capture thread --(latest slot | bounded queue)--> inference, in the caller's thread
+                   --(bounded queue)--> outputs thread (draw once, then every sink)
+
+Throughput is set by the slowest stage, not by their sum: OpenCV's decoding and encoding and the
+interpreter's invoke release the GIL. Live sources default to latest-frame mode: the capture thread
+keeps only the newest frame, so results are never behind the camera and older frames are counted as
+dropped. Files and folders default to every frame. Inference runs in the caller's thread, so Ctrl-C
+(and SIGTERM, which the CLI turns into Ctrl-C) stops it at once; the outputs then drain, and the
+summary says the run was interrupted.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.errors import EdgeError, StopRun
+from edge.pipeline.stats import STAGES, LiveStats
+from edge.sinks.base import Sink
+from edge.sinks.render import draw
+from edge.sources import Frame, Source
+from edge.tasks.base import Task
+from edge.tasks.results import Classes, Detections
+
+MODES = ("latest", "every")
+QUEUE_SIZE = 4
+POLL = 0.05  # seconds between checks of the stop flag while waiting
+GUI_POLL = 0.01  # with a window: it is redrawn and its keys read at least this often
+
+
+@dataclass(frozen=True)
+class Item:
+    """One processed frame on its way to the outputs."""
+
+    frame: Frame
+    result: Classes | Detections
+    times: dict[str, float]  # seconds per stage (output added by the outputs thread)
+    age: float  # result time minus capture time, seconds
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did: frames, wall time, fps, median ms per stage and frame age, counters, truth."""
+
+    frames: int
+    seconds: float
+    fps: float
+    mode: str
+    stage_ms: dict[str, float]
+    age_ms: float
+    age_p90_ms: float
+    dropped: int
+    unreadable: int
+    reconnects: int
+    truth_frames: int
+    truth_agreement: float | None
+    interrupted: bool = False  # stopped by Ctrl-C or SIGTERM
+    outputs: dict[str, int] = field(default_factory=dict)  # the outputs' own counters
+
+    def lines(self) -> list[str]:
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in self.stage_ms.items())
+        out = [
+            f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps, {self.mode}-frame mode); "
+            f"median ms: {stages}",
+            f"frame age (result minus capture): median {self.age_ms:.1f} ms, p90 {self.age_p90_ms:.1f} ms; "
+            f"dropped {self.dropped}, unreadable {self.unreadable}, reconnects {self.reconnects}",
+        ]
+        if "mqtt_published" in self.outputs or "mqtt_dropped" in self.outputs:
+            out.append(
+                f"mqtt: {self.outputs.get('mqtt_published', 0)} events published, "
+                f"{self.outputs.get('mqtt_dropped', 0)} dropped while the broker was away"
+            )
+        if self.truth_agreement is not None:
+            out.append(
+                f"agreement with ground truth: {self.truth_agreement:.1%} of {self.truth_frames} frames"
+            )
+        return out
+
+
+def agrees(result: Classes | Detections, truth: dict) -> bool:
+    """Does a result name the true label (top-1 for classes, any box for detections)?"""
+    if isinstance(result, Classes):
+        return len(result) > 0 and result.labels[0] == truth.get("label")
+    return truth.get("label") in result.labels
+
+
+def result_labels(result: Classes | Detections) -> list[str]:
+    """The labels a result counts for: top-1 for classes, every box for detections."""
+    names = [lb if lb is not None else str(i) for lb, i in zip(result.labels, _ids(result))]
+    return names[:1] if isinstance(result, Classes) else names
+
+
+def _ids(result: Classes | Detections) -> np.ndarray:
+    return result.ids if isinstance(result, Classes) else result.class_ids
+
+
+_END = object()
+
+
+class _Latest:
+    """A one-frame slot: ``put`` replaces what is there (counted as dropped); ``get`` waits."""
+
+    def __init__(self, stats: LiveStats) -> None:
+        self._cond = threading.Condition()
+        self._item: object = None
+        self._stats = stats
+
+    def put(self, item: object, stop: threading.Event) -> None:
+        with self._cond:
+            if self._item is not None and self._item is not _END:
+                self._stats.count(dropped=1)
+            if self._item is not _END:
+                self._item = item
+            self._cond.notify()
+
+    def get(self, timeout: float) -> object:
+        with self._cond:
+            if self._item is None:
+                self._cond.wait(timeout)
+            item, self._item = self._item, (None if self._item is not _END else _END)
+            return item
+
+
+class _Queue:
+    """A bounded FIFO whose ``put`` waits for room but gives up when the run stops."""
+
+    def __init__(self, size: int) -> None:
+        self._queue: queue.Queue = queue.Queue(maxsize=size)
+
+    def put(self, item: object, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self._queue.put(item, timeout=POLL)
+                return
+            except queue.Full:
+                continue
+
+    def get(self, timeout: float) -> object:
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+
+class _Worker(threading.Thread):
+    """A daemon thread that keeps the first exception it meets for the caller to re-raise, and sets
+    ``stop`` when it ends on one: a failed stage ends the run instead of leaving the others waiting."""
+
+    def __init__(self, name: str, target: Callable[[], None], stop: threading.Event) -> None:
+        super().__init__(name=name, daemon=True)
+        self._target_fn = target
+        self._stop_run = stop
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._target_fn()
+        except BaseException as exc:  # handed to the caller's thread
+            self.error = exc
+            self._stop_run.set()
+
+
+def _capture(source: Source, slot, stop: threading.Event, stats: LiveStats) -> None:
+    frames: Iterator[Frame] = iter(source)
+    reconnects = skipped = 0
+    try:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            elapsed = time.perf_counter() - t0
+            if (source.reconnects, source.skipped) != (reconnects, skipped):  # the source's own counters
+                stats.count(reconnects=source.reconnects - reconnects, unreadable=source.skipped - skipped)
+                reconnects, skipped = source.reconnects, source.skipped
+            if frame is None:
+                return
+            slot.put((frame, elapsed), stop)
+    finally:
+        slot.put(_END, stop)
+
+
+def _outputs(
+    out: _Queue, sinks: Sequence[Sink], stop: threading.Event, stats: LiveStats, overlay: bool
+) -> None:
+    annotate = any(s.annotated for s in sinks)
+    snap, snapped = None, 0.0
+    while True:
+        item = out.get(POLL)
+        if item is _END:
+            return
+        if item is None:
+            if stop.is_set():
+                return
+            continue
+        t0 = time.perf_counter()
+        image = None
+        if annotate:
+            if overlay and t0 - snapped > 0.25:  # the overlay's figures, refreshed 4 times a second
+                snap, snapped = stats.snapshot(), t0
+            # Drawn in place: the frame goes nowhere after its outputs.
+            image = draw(
+                item.frame.image, item.result, fps=snap["fps"] if snap else None, copy=False, stats=snap
+            )
+        stopping = None
+        for sink in sinks:
+            try:
+                sink.write(item, image)
+            except StopRun as exc:  # this frame is out (shown, counted); the run ends after it
+                stopping = exc
+        times = {**item.times, "output": time.perf_counter() - t0}
+        stats.record(times, item.age, result_labels(item.result))
+        if stopping is not None:
+            raise stopping
+
+
+def _infer(task: Task, frame: Frame) -> tuple[Classes | Detections, dict[str, float]]:
+    """One frame through the model: the result and the seconds of each stage."""
+    t1 = time.perf_counter()
+    tensor, transform = task.prepare(frame.image)
+    t2 = time.perf_counter()
+    raw = task.runtime.invoke(tensor)
+    t3 = time.perf_counter()
+    result = task.decode(raw, transform)
+    t4 = time.perf_counter()
+    return result, {"preprocess": t2 - t1, "invoke": t3 - t2, "postprocess": t4 - t3}
+
+
+class _Pace:
+    """``--max-fps``: waits *before* a frame is taken, so the frame taken is the newest."""
+
+    def __init__(self, max_fps: float | None) -> None:
+        self.interval = 1.0 / max_fps if max_fps else 0.0
+        self.next_start = time.monotonic()
+
+    def wait(self) -> None:
+        if self.interval:
+            delay = self.next_start - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+
+    def took(self) -> None:
+        if self.interval:
+            self.next_start = max(self.next_start + self.interval, time.monotonic() - self.interval)
+
+
+def _summary(stats: LiveStats, mode: str, seconds: float, truths: int, hits: int, interrupted: bool):
+    hist = stats.stages
+    return RunSummary(
+        frames=stats.frames,
+        seconds=seconds,
+        fps=stats.frames / seconds if seconds > 0 else 0.0,
+        mode=mode,
+        stage_ms={s: hist[s].ms(0.5) for s in STAGES},
+        age_ms=stats.age.ms(0.5),
+        age_p90_ms=stats.age.ms(0.9),
+        dropped=stats.dropped,
+        unreadable=stats.unreadable,
+        reconnects=stats.reconnects,
+        truth_frames=truths,
+        truth_agreement=hits / truths if truths else None,
+        interrupted=interrupted,
+        outputs=dict(stats.outputs),
+    )
+
+
+def run(
+    task: Task,
+    source: Source,
+    sinks: Sequence[Sink] = (),
+    mode: str | None = None,
+    max_fps: float | None = None,
+    stats: LiveStats | None = None,
+    on_result: Callable[[Frame, Classes | Detections], None] | None = None,
+    overlay: bool = True,
+) -> RunSummary:
+    """Run ``task`` on ``source`` through the pipeline until the source ends, an output stops the run
+    (``StopRun``, or an error, re-raised here) or the caller is interrupted; every thread is done when
+    this returns. Whatever ends the run, it ends within a fraction of a second."""
+    mode = mode or ("latest" if source.live else "every")
+    if mode not in MODES:
+        raise EdgeError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+    if max_fps is not None and max_fps <= 0:
+        raise EdgeError(f"--max-fps must be above 0, got {max_fps}")
+    stats = stats or LiveStats()
+    stop = threading.Event()
+    slot = _Latest(stats) if mode == "latest" else _Queue(QUEUE_SIZE)
+    out = _Queue(QUEUE_SIZE)
+    capture = _Worker("capture", lambda: _capture(source, slot, stop, stats), stop)
+    outputs = _Worker("outputs", lambda: _outputs(out, sinks, stop, stats, overlay), stop)
+    hits = truths = 0
+    pace = _Pace(max_fps)
+    start = time.perf_counter()
+    interrupted = False
+    gui = [s for s in sinks if s.main_thread]  # GUI toolkits want the thread that made the window
+    capture.start()
+    outputs.start()
+    try:
+        while not stop.is_set():
+            for sink in gui:
+                sink.pump()
+            pace.wait()
+            got = slot.get(GUI_POLL if gui else POLL)
+            if got is _END:
+                out.put(_END, stop)
+                break
+            if got is None:
+                continue
+            pace.took()
+            frame, capture_s = got
+            result, times = _infer(task, frame)
+            age = time.monotonic() - frame.timestamp
+            if frame.truth is not None:
+                truths += 1
+                hits += agrees(result, frame.truth)
+            if on_result is not None:
+                on_result(frame, result)
+            out.put(Item(frame, result, {"capture": capture_s, **times}, age), stop)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop, let the outputs drain, report
+        interrupted = True
+    except StopRun:  # q, Esc or the window closed: the run ends like at the end of a file
+        pass
+    finally:
+        stop.set()
+        source.stop()
+        outputs.join(timeout=5.0)  # outputs drain what they have, then close in the caller's hands
+        capture.join(timeout=1.0)  # a stream read may block; the thread is a daemon
+    for worker in (outputs, capture):
+        if worker.error is not None and not isinstance(worker.error, StopRun):
+            raise worker.error
+    return _summary(stats, mode, time.perf_counter() - start, truths, hits, interrupted)

@@ -1,0 +1,59 @@
+"""Load a model as a task object: ``load("model.tflite", threads=2)(frame) -> Classes | Detections``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edge.model.metadata import read_model_file
+from edge.model.runtime import Runtime
+from edge.model.spec import Overrides, read_spec
+from edge.tasks.base import Task
+from edge.tasks.classify import Classifier
+from edge.tasks.detect import DEFAULT_IOU, DEFAULT_MAX_DETECTIONS, DEFAULT_THRESHOLD, Detector
+from edge.tasks.ssd import SsdDetector
+from edge.tasks.yolo import YoloDetector
+
+DETECTORS: dict[str, type[Detector]] = {"ssd": SsdDetector, "yolov8": YoloDetector, "yolov5": YoloDetector}
+
+
+def load(
+    path: str | Path,
+    threads: int = 1,
+    runtime: str | None = None,
+    overrides: Overrides | None = None,
+    top_k: int | None = None,
+    threshold: float | None = None,
+    iou: float = DEFAULT_IOU,
+    xnnpack: bool = True,
+) -> Task:
+    """Read a ``.tflite`` once, load it on the first available interpreter and check its spec.
+
+    Returns a ``Classifier`` or a detector, by the layout read from the model (or ``overrides``).
+    ``runtime`` picks one interpreter (``litert``, ``tflite-runtime``, ``tf``); ``overrides`` supplies
+    what a third-party model's metadata lacks (labels, normalisation, task, layout). ``top_k`` is the
+    number of classes (default 5) or of detections (default 100) to report; ``threshold`` the
+    lowest score (default 0 for classes, 0.25 for detections); ``iou`` the NMS threshold of raw
+    YOLO heads; ``xnnpack=False`` runs the built-in kernels only. Raises ``EdgeError``.
+    """
+    model = read_model_file(path)
+    rt = Runtime(model.content, threads=threads, runtime=runtime, xnnpack=xnnpack)
+    try:
+        spec = read_spec(model, rt, overrides)
+        if spec.task == "classify":
+            return Classifier(
+                model, rt, spec, top_k=5 if top_k is None else top_k, threshold=threshold or 0.0
+            )
+        return DETECTORS[spec.layout](
+            model,
+            rt,
+            spec,
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            iou=iou,
+            max_detections=DEFAULT_MAX_DETECTIONS if top_k is None else top_k,
+        )
+    except Exception:
+        rt.close()
+        raise
+
+
+__all__ = ["Classifier", "Detector", "SsdDetector", "Task", "YoloDetector", "load"]

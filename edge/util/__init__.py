@@ -1,0 +1,1 @@
+"""Small helpers every stage may use: file digests, text tables, OpenCV build facts."""

@@ -1,0 +1,287 @@
+"""Keep running, lose nothing: every way an output can end ends the run promptly with the right status,
+and bad input is one line and exit 2, never a traceback or a hang. Full disks are real: a 64 KiB tmpfs
+mounted in a private mount namespace (``unshare``); permissions are real: a file of mode 000 read
+from a user namespace, where even root gets no override."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.errors import EdgeError
+from edge.pipeline.loop import run
+from edge.sinks.base import Sink
+from edge.sources import VideoSource
+from edge.tasks.loader import load
+from tests.conftest import ROOT, run_cli
+
+MODEL = "models/classification/mobilenet_v1_0.25_224_quant.tflite"
+
+
+def one_line_error(done: subprocess.CompletedProcess, *fragments: str) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("edgesight: error: "), done.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def long_clip(assets, tmp_path_factory) -> Path:
+    """The asset traffic clip, 300 frames at 480x270 (MJPG): a fast source."""
+    cap = cv2.VideoCapture(str(assets / "video/traffic_frames.mp4"))
+    frames = []
+    while True:
+        ok, image = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.resize(image, (480, 270)))
+    out = tmp_path_factory.mktemp("clip") / "long.avi"
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 30, (480, 270))
+    for i in range(300):
+        writer.write(frames[i % len(frames)])
+    writer.release()
+    return out
+
+
+def on_tiny_disk(mount: Path, *args: object, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``edgesight ARGS`` with a 64 KiB tmpfs at ``mount``, in a mount namespace of its own; what the
+    run left on it is copied to ``mount``-copy afterwards."""
+    mount.mkdir(exist_ok=True)
+    keep = mount.with_name(mount.name + "-copy")
+    keep.mkdir(exist_ok=True)
+    command = " ".join([sys.executable, "-m", "edge.cli", *(f"'{a}'" for a in args)])
+    script = (
+        f"mount -t tmpfs -o size=64k tmpfs '{mount}' && cd '{ROOT}' && {command}; "
+        f"rc=$?; cp -r '{mount}/.' '{keep}/'; exit $rc"
+    )
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_a_full_disk_on_jsonl_ends_the_run_with_a_slow_output_and_a_fast_source(assets, long_clip, tmp_path):
+    """The hang of issue 14: the outputs thread died while the hand-off queue was full."""
+    video = tmp_path / "out.avi"
+    start = time.monotonic()
+    done = on_tiny_disk(
+        tmp_path / "tiny", "run", assets / MODEL, "--source", long_clip, "--save", video,
+        "--jsonl", tmp_path / "tiny" / "r.jsonl",
+    )  # fmt: skip
+    one_line_error(done, "r.jsonl", "No space left on device")
+    assert time.monotonic() - start < 30
+    lines = (tmp_path / "tiny-copy" / "r.jsonl").read_text().splitlines()
+    assert len(lines) > 10 and [json.loads(line)["index"] for line in lines] == list(range(len(lines)))
+    # The other output was closed cleanly: the video plays, with the frames written before the end.
+    cap = cv2.VideoCapture(str(video))
+    assert cap.isOpened() and cap.read()[0] and 0 < cap.get(cv2.CAP_PROP_FRAME_COUNT) < 300
+
+
+def test_a_full_disk_on_save_ends_the_run_instead_of_truncating_the_video(assets, long_clip, tmp_path):
+    tiny = tmp_path / "tiny"
+    done = on_tiny_disk(tiny, "run", assets / MODEL, "--source", long_clip, "--save", tiny / "out.avi")
+    one_line_error(done, "out.avi", "No space left on device")
+
+
+class Counting(Sink):
+    """Counts what it is given; ``fail_at`` raises, ``delay`` makes it a slow output."""
+
+    annotated = True
+
+    def __init__(self, fail_at: int | None = None, delay: float = 0.0) -> None:
+        self.fail_at, self.delay, self.seen = fail_at, delay, 0
+        self.failed_at: float | None = None
+
+    def write(self, item, image) -> None:
+        self.seen += 1
+        time.sleep(self.delay)
+        if self.fail_at is not None and self.seen >= self.fail_at:
+            self.failed_at = time.monotonic()
+            raise EdgeError("the sink broke")
+
+
+def test_a_sink_that_raises_ends_the_run_within_a_second(assets, long_clip):
+    slow, broken = Counting(delay=0.02), Counting(fail_at=5)
+    with load(assets / MODEL, threads=2) as task, VideoSource(str(long_clip)) as source:
+        with pytest.raises(EdgeError, match="the sink broke"):
+            run(task, source, [slow, broken])
+        ended = time.monotonic()
+    assert broken.failed_at is not None and ended - broken.failed_at < 1.0
+    assert slow.seen == 5  # nothing is written after the failure
+
+
+def test_bench_reaching_its_frames_ends(assets, long_clip, tmp_path):
+    out = tmp_path / "r.json"
+    done = run_cli("bench", assets / MODEL, "--source", long_clip, "--frames", "5", "--runs", "5",
+                   "--json", out, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text())["results"][0]["pipeline"]["frames"] == 5
+
+
+@pytest.fixture()
+def unreadable(tmp_path) -> Path:
+    image = tmp_path / "photos" / "b_locked.jpg"
+    image.parent.mkdir()
+    cv2.imwrite(str(tmp_path / "photos" / "a_fine.jpg"), np.full((32, 32, 3), 90, np.uint8))
+    cv2.imwrite(str(image), np.zeros((32, 32, 3), np.uint8))
+    image.chmod(0)
+    return image
+
+
+def in_user_namespace(*args: object) -> subprocess.CompletedProcess:
+    """``edgesight ARGS`` from a fresh user namespace: file permissions apply, even to root."""
+    return subprocess.run(
+        ["unshare", "--user", sys.executable, "-m", "edge.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+
+def test_a_permission_denied_image_is_one_line_in_predict_and_in_a_folder_source(assets, unreadable):
+    one_line_error(in_user_namespace("predict", assets / MODEL, unreadable), "cannot read image", "ermission")
+    done = in_user_namespace("run", assets / MODEL, "--source", unreadable.parent)
+    one_line_error(done, "cannot read image", "b_locked.jpg")
+
+
+def test_an_interpreter_error_at_invoke_time_is_one_line(tmp_path):
+    """A model whose GATHER indexes with the input's pixels: out of range at invoke, not at load."""
+    pytest.importorskip("tensorflow", reason="builds the model with TensorFlow")
+    import tensorflow as tf
+
+    table = tf.constant(np.arange(10, dtype=np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 8, 8, 3], tf.float32)])
+    def model(x):
+        index = tf.cast(tf.reshape(x, [-1])[:5], tf.int32)
+        return tf.reshape(tf.gather(table, index), [1, 5])
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
+    path = tmp_path / "gather.tflite"
+    path.write_bytes(converter.convert())
+    image = tmp_path / "white.png"
+    cv2.imwrite(str(image), np.full((8, 8, 3), 255, np.uint8))
+    done = run_cli("predict", path, image, "--task", "classify", "--mean", "0", "--std", "1")
+    one_line_error(done, "interpreter failed to run the model")
+
+
+def test_malformed_compare_records_are_one_line(tmp_path):
+    good = {"format": "edgesight.bench/1", "device": {}, "runtime": {}, "model": {"path": "m.tflite"}}
+    result = {"model": "m.tflite", "runtime": "litert", "threads": 2, "xnnpack": True, "p50_ms": 1.0,
+              "p90_ms": 1.0, "mean_ms": 1.0, "fps": 1.0}  # fmt: skip
+    cases = {
+        "results_not_a_list": {**good, "results": 5},
+        "result_not_an_object": {**good, "results": [5]},
+        "number_is_text": {**good, "results": [{**result, "p50_ms": "fast"}]},
+        "model_is_a_number": {**good, "model": 3, "results": [result]},
+        "windows_without_fields": {**good, "results": [{**result, "windows": [{}]}]},
+    }
+    for name, record in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(record))
+        ok = tmp_path / "ok.json"
+        ok.write_text(json.dumps({**good, "results": [result]}))
+        one_line_error(run_cli("bench", "--compare", ok, path), str(path))
+
+
+def test_a_corrupt_training_state_is_one_line_when_resuming(trained, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained["run"], run_dir)
+    (run_dir / "checkpoints" / "state.json").write_text("{not json")
+    done = run_cli("train", trained["data"], "--out", run_dir, "--size", "48", "--epochs", "31")
+    one_line_error(done, "cannot resume", "state.json", "checkpoints")
+    (run_dir / "checkpoints" / "state.json").write_text(json.dumps({"epoch": 30, "classes": list(
+        trained["info"].class_names), "size": 48}))  # fmt: skip
+    (run_dir / "checkpoints" / "last.keras").write_bytes(b"PK\x03\x04 truncated")
+    done = run_cli("train", trained["data"], "--out", run_dir, "--size", "48", "--epochs", "31")
+    one_line_error(done, "cannot resume from", "last.keras")
+
+
+def test_mutated_models_never_crash_hang_or_trace(assets):
+    """A fixed-seed fuzz: bit flips, truncations and corrupted offsets of real models through
+    ``edge.load`` and one call. Each mutant loads and runs, or is an ``EdgeError``; never anything else.
+    Each runs in a child process with a time limit, so a crash or a hang is seen as such."""
+    code = r"""
+import json, sys, numpy as np, edge
+from edge.errors import EdgeError
+frame = np.full((120, 160, 3), 127, np.uint8)
+for line in sys.stdin:
+    path = line.strip()
+    try:
+        with edge.load(path) as m:
+            m(frame)
+        print(json.dumps({"path": path, "outcome": "ran"}), flush=True)
+    except EdgeError:
+        print(json.dumps({"path": path, "outcome": "refused"}), flush=True)
+"""
+    rng = random.Random(14)
+    sources = [
+        assets / MODEL,
+        assets / "models/classification/mobilenet_v1_0.25_224_1_metadata_1.tflite",
+        assets / "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite",
+        assets / "models/segmentation/deeplabv3.tflite",
+    ]
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"edgesight-fuzz-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    mutants = []
+    for i in range(240):
+        data = bytearray(sources[i % len(sources)].read_bytes())
+        kind = i % 3
+        if kind == 0:  # bit flips
+            for _ in range(rng.randint(1, 20)):
+                pos = rng.randrange(len(data))
+                data[pos] ^= 1 << rng.randrange(8)
+        elif kind == 1:  # truncation
+            data = data[: rng.randrange(8, len(data))]
+        else:  # a 32-bit offset near the start pointed somewhere else
+            pos = rng.randrange(4, min(len(data) - 4, 4096)) & ~3
+            data[pos : pos + 4] = rng.randrange(1 << 32).to_bytes(4, "little")
+        path = folder / f"m{i:03d}.tflite"
+        path.write_bytes(bytes(data))
+        mutants.append(path)
+    outcomes: dict[str, str] = {}
+    pending = list(mutants)
+    try:
+        while pending:  # a crash or a hang ends a child: note it and go on with the next one
+            pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+            proc = subprocess.Popen([sys.executable, "-c", code], **pipes, text=True, cwd=ROOT)
+            timer = threading.Timer(max(60.0, 0.5 * len(pending)), proc.kill)
+            timer.start()
+            out, err = proc.communicate("\n".join(map(str, pending)) + "\n")
+            timer.cancel()
+            for line in out.splitlines():
+                answer = json.loads(line)
+                outcomes[answer["path"]] = answer["outcome"]
+            done = [p for p in pending if str(p) in outcomes]
+            if len(done) < len(pending):  # the next one crashed the child, hung it, or raised
+                failed = pending[len(done)]
+                outcomes[str(failed)] = f"crashed or hung (exit {proc.returncode}): {err.strip()[-300:]}"
+                pending = pending[len(done) + 1 :]
+            else:
+                pending = []
+    finally:
+        for path in mutants:
+            path.unlink(missing_ok=True)
+        folder.rmdir()
+    bad = {p: o for p, o in outcomes.items() if o not in ("ran", "refused")}
+    assert not bad, bad
+    assert len(outcomes) == len(mutants)
+    refused = sum(o == "refused" for o in outcomes.values())
+    assert 0 < refused < len(mutants)  # the mutations reach both outcomes

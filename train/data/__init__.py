@@ -1,0 +1,1 @@
+"""Datasets: the built-in data, image folders and their splits, tf.data pipelines, calibration."""

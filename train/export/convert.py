@@ -1,0 +1,113 @@
+"""Conversion to ``.tflite`` with one row of the quantization table: batch 1, static shape, builtin ops
+only, metadata embedded, written atomically and loaded back once through ``edge`` before it counts."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import EdgeError
+from edge.model.metadata import read_model_file
+from edge.model.runtime import Runtime
+from edge.model.spec import read_spec
+from train.export.metadata_writer import ClassifierMetadata, embed
+from train.export.modes import QuantMode
+from train.quiet import captured_output
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A written model: its mode, path and size."""
+
+    mode: str
+    path: Path
+    size_bytes: int
+
+
+def batch_one(model):
+    """The same Keras model with a fixed batch-1 input, so the converter writes static shapes."""
+    import keras
+
+    shape = tuple(model.inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        raise EdgeError(f"the model input has dynamic dimensions {shape}: build it with a fixed image size")
+    inputs = keras.Input(shape, batch_size=1, name="image")
+    return keras.Model(inputs, model(inputs), name=model.name)
+
+
+_UNSUPPORTED_OP = re.compile(r"'tf\.(\w+)' op is neither a custom op nor a flex op")
+_OP_LOCATION = re.compile(r'fused\["(\w+):", "([^"@]+)@')
+
+
+def unsupported_ops(message: str) -> dict[str, str | None]:
+    """TensorFlow ops the builtin TFLite set lacks, named in a converter error -> the layer using each."""
+    layers = {}
+    for op, path in _OP_LOCATION.findall(message):
+        parts = path.split("/")
+        layers.setdefault(op, parts[-2] if len(parts) > 1 else None)
+    return {op: layers.get(op) for op in dict.fromkeys(_UNSUPPORTED_OP.findall(message))}
+
+
+def _conversion_error(mode: QuantMode, error: Exception, log: Path) -> EdgeError:
+    text = str(error).strip()
+    ops = unsupported_ops(text)
+    if ops:
+        names = ", ".join(f"{op} (in layer {layer})" if layer else op for op, layer in ops.items())
+        return EdgeError(
+            f"cannot export {mode.name}: the TFLite builtin op set lacks {names}; rewrite that part of the "
+            "model with supported ops (https://ai.google.dev/edge/litert/models/ops_compatibility): "
+            "SELECT_TF_OPS would need the Flex delegate, which device runtimes do not ship"
+        )
+    first = text.splitlines()[0] if text else type(error).__name__
+    return EdgeError(f"conversion to {mode.name} failed: {first} (converter log: {log})")
+
+
+def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
+    """Convert a batch-1 Keras model with one table row's settings."""
+    import tensorflow as tf
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for image in calibration:
+            yield [image[None].astype(np.float32)]
+
+    if mode.needs_calibration and (calibration is None or len(calibration) == 0):
+        raise EdgeError(f"mode {mode.name} needs calibration images: pass --calib DIR")
+    with captured_output() as log:
+        try:
+            converter = tf.lite.TFLiteConverter.from_keras_model(model)
+            mode.configure(converter, representative if mode.needs_calibration else None)
+            return converter.convert()
+        except Exception as exc:  # the converter raises many types; keep its first line and the log
+            log.keep()
+            error = exc
+    raise _conversion_error(mode, error, log.path) from error
+
+
+def write_model(
+    keras_model,
+    mode: QuantMode,
+    out_dir: Path,
+    metadata: ClassifierMetadata,
+    calibration: np.ndarray | None,
+) -> Exported:
+    """Convert, embed metadata, write (atomically), and load it back through edge to check the spec."""
+    content = embed(convert(keras_model, mode, calibration), metadata)
+    path = out_dir / mode.filename()
+    partial = path.with_name(path.name + ".partial")
+    try:
+        partial.write_bytes(content)
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    model_file = read_model_file(path)
+    with Runtime(model_file.content) as rt:
+        spec = read_spec(model_file, rt)
+        if spec.labels != metadata.labels:
+            raise EdgeError(f"{path}: labels read back do not match the labels written")
+    return Exported(mode.name, path, len(content))

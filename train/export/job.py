@@ -1,0 +1,167 @@
+"""``edgesight export``: convert every requested mode, check each on the edge runtime, gate, report.
+
+source -> calibration set -> one ``.tflite`` per mode (metadata embedded, read back through edge) ->
+Keras and every variant evaluated on the validation images -> verdicts -> export.json, report.md,
+report.html beside the models. Refused variants are renamed ``*.tflite.refused`` so nothing deploys them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from edge.errors import EdgeError
+from train.data.folders import calibration_set
+from train.evaluate import VariantResult, evaluate_keras, evaluate_tflite
+from train.export.convert import batch_one, write_model
+from train.export.gate import DEFAULT_MAX_DROP, judge
+from train.export.metadata_writer import ClassifierMetadata
+from train.export.modes import QuantMode
+from train.export.outcome import REFUSED_SUFFIX, ExportOutcome
+from train.export.source import ExportSource
+
+
+def metadata_for(source: ExportSource, mode: QuantMode) -> ClassifierMetadata:
+    return ClassifierMetadata(
+        name=f"edgesight {source.name} ({mode.name})",
+        description=f"Image classifier over {len(source.labels)} classes, exported by edgesight; "
+        f"{mode.description}.",
+        labels=source.labels,
+        mean=source.mean,
+        std=source.std,
+        width=source.width,
+        height=source.height,
+        color="GRAYSCALE" if source.channels == 1 else "RGB",
+        quantization=mode.name,
+    )
+
+
+def check_options(calib_samples: int, max_drop: float, threads: int) -> None:
+    """Export's numeric options, checked before any work; ``EdgeError`` names the flag."""
+    if calib_samples < 1:
+        raise EdgeError(f"--calib-samples must be 1 or more, got {calib_samples}")
+    if max_drop < 0:
+        raise EdgeError(f"--max-drop must be 0 or more points, got {max_drop}")
+    if threads < 1:
+        raise EdgeError(f"--threads must be 1 or more, got {threads}")
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def export(
+    source: ExportSource,
+    modes: list[QuantMode],
+    out_dir: Path,
+    calib_samples: int = 200,
+    max_drop: float = DEFAULT_MAX_DROP,
+    threads: int = 2,
+    latency_runs: int = 100,
+) -> ExportOutcome:
+    """Convert ``source`` in each mode, evaluate and gate every variant, and write the report."""
+    check_options(calib_samples, max_drop, threads)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    calibration = None
+    if any(m.needs_calibration for m in modes):
+        calibration = calibration_set(
+            list(source.calib),
+            source.height,
+            source.width,
+            source.channels,
+            source.mean,
+            source.std,
+            calib_samples,
+            source.seed,
+            where=source.calib_from,
+        )
+        _say(f"calibrating with {len(calibration)} images from {source.calib_from}")
+    model = batch_one(source.model)
+    exported = []
+    for mode in modes:
+        (out_dir / (mode.filename() + REFUSED_SUFFIX)).unlink(missing_ok=True)  # an earlier refusal
+        e = write_model(model, mode, out_dir, metadata_for(source, mode), calibration)
+        _say(f"wrote {e.path} ({e.size_bytes / 1024:.1f} KiB)")
+        exported.append(e)
+
+    _say(f"evaluating Keras and {len(exported)} variant(s) on {len(source.val)} validation images")
+    keras_eval = evaluate_keras(
+        source.model,
+        source.val,
+        source.labels,
+        source.height,
+        source.width,
+        source.channels,
+        source.mean,
+        source.std,
+    )
+    reference = VariantResult("keras", keras_eval, source.size_bytes, None, 1.0)
+    variants, verdicts = [], []
+    for e in exported:
+        result = evaluate_tflite(e.path, source.val, threads, latency_runs, keras_eval, name=e.mode)
+        verdict = judge(e.mode, result.evaluation, keras_eval, max_drop, source.labels)
+        if not verdict.accepted:
+            os.replace(e.path, e.path.with_name(e.path.name + REFUSED_SUFFIX))
+        variants.append(result)
+        verdicts.append(verdict)
+    outcome = ExportOutcome(
+        source=source,
+        out_dir=out_dir,
+        modes=tuple(modes),
+        exported=tuple(exported),
+        reference=reference,
+        variants=tuple(variants),
+        verdicts=tuple(verdicts),
+        max_drop=max_drop,
+        calibration_images=0 if calibration is None else len(calibration),
+    )
+    write_summary(outcome)
+    from train.export.report import write_export_report  # matplotlib loads only when reporting
+
+    write_export_report(outcome)
+    return outcome
+
+
+def export_summary(outcome: ExportOutcome) -> dict:
+    """The content of export.json."""
+    s = outcome.source
+    ref = outcome.reference.evaluation
+    modes = {m.name: m for m in outcome.modes}
+    variants = {}
+    for result, verdict in zip(outcome.variants, outcome.verdicts):
+        mode = modes[result.variant]
+        variants[result.variant] = {
+            **result.summary(),
+            "file": outcome.path_of(result.variant).name,
+            "description": mode.description,
+            "io": mode.io,
+            "accepted": verdict.accepted,
+            "reason": verdict.reason or None,
+            "drop_points": verdict.drop_points,
+            "per_class_change_points": result.per_class_change(ref),
+        }
+    return {
+        "source": {"kind": s.kind, "path": str(s.path), "name": s.name},
+        "input": {
+            "height": s.height,
+            "width": s.width,
+            "channels": s.channels,
+            "mean": list(s.mean),
+            "std": list(s.std),
+        },
+        "labels": list(s.labels),
+        "validation": {"folder": str(s.val.root), "images": len(s.val)},
+        "calibration": {"from": s.calib_from, "images": outcome.calibration_images},
+        "max_drop_points": outcome.max_drop,
+        "keras": {**outcome.reference.summary(), "per_class": ref.per_class()},
+        "variants": variants,
+        "refused": [v.variant for v in outcome.refused],
+    }
+
+
+def write_summary(outcome: ExportOutcome) -> Path:
+    path = outcome.out_dir / "export.json"
+    path.write_text(json.dumps(export_summary(outcome), indent=2))
+    return path

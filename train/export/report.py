@@ -1,0 +1,46 @@
+"""The export report beside the models: report.md, a self-contained report.html and variants.png."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from train.export.outcome import ExportOutcome
+from train.report import Section, plot_variants, table_rows, write_pages
+
+
+def write_export_report(outcome: ExportOutcome) -> Path:
+    """report.md, report.html and variants.png beside the exported models."""
+    out = outcome.out_dir
+    results = [outcome.reference, *outcome.variants]
+    plot_variants(results, out / "variants.png")
+    verdicts = {v.variant: v for v in outcome.verdicts}
+    ref = outcome.reference.evaluation
+    names = ref.class_names
+    change_rows = [["variant", *names]]
+    for r in outcome.variants:
+        change = r.per_class_change(ref)
+        change_rows.append([r.variant, *[f"{change[n]:+.1f}" for n in names]])
+    s = outcome.source
+    lat = next((r.latency for r in outcome.variants if r.latency), None)
+    notes = [
+        f"Source: {s.kind} {s.path}; input {s.width}x{s.height}x{s.channels}, mean {list(s.mean)}, "
+        f"std {list(s.std)}, {len(s.labels)} labels.",
+        f"Validation: {len(s.val)} images from {s.val.root}, through edge (the device code path).",
+        f"Calibration: {outcome.calibration_images} images from {s.calib_from}."
+        if outcome.calibration_images
+        else "Calibration: none needed.",
+        f"Latency: invoke() p50 over {lat.runs} runs after {lat.warmup} warm-up runs, "
+        f"{lat.runtime} {lat.runtime_version}, {lat.threads} threads."
+        if lat
+        else "Latency: not measured.",
+        f"Gate: a variant is refused when its outputs are NaN, constant or collapsed to one class, or when "
+        f"its top-1 is more than {outcome.max_drop:g} points below the Keras float model.",
+    ]
+    refused = tuple(f"{v.variant}: {v.reason}" for v in outcome.refused)
+    sections = [
+        Section(None, table_rows(results, verdicts), tuple(notes), (out / "variants.png",)),
+        Section("Per-class top-1 change against Keras (points)", change_rows),
+    ]
+    if refused:
+        sections.append(Section("Refused", notes=refused))
+    return write_pages(out, f"edgesight export: {s.name}", sections)
