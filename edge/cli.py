@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     for verb in (*TRAIN_VERBS, *EDGE_VERBS):
         if verb in TRAIN_VERBS and not has_train:  # a device release carries only edge/
             p = sub.add_parser(verb, help="(desktop only)", add_help=True)
-            p.set_defaults(func=_missing_train(verb))
+            p.set_defaults(func=_missing_train(verb), takes_extra=True)
             continue
         package = "train.commands" if verb in TRAIN_VERBS else "edge.commands"
         module = importlib.import_module(f"{package}.{verb}")

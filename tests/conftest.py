@@ -127,3 +127,21 @@ def stop(proc: subprocess.Popen, sig: int | None = None, timeout: float = 10.0) 
         proc.kill()
         out, err = proc.communicate()
     return out, err, time.monotonic() - start
+
+
+@pytest.fixture()
+def free_ports():
+    """``free_ports(n)``: n distinct TCP ports on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    def ports(n: int) -> list[int]:
+        socks = [socket.socket() for _ in range(n)]
+        try:
+            for s in socks:
+                s.bind(("127.0.0.1", 0))
+            return [s.getsockname()[1] for s in socks]
+        finally:
+            for s in socks:
+                s.close()
+
+    return ports

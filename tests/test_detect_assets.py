@@ -111,14 +111,15 @@ def test_info_of_a_model_edge_cannot_run_still_shows_the_file_and_exits_2(assets
     assert "cannot run: outputs [[1, 1, 17, 3]] fit none of the layouts" in proc.stdout
 
 
-def test_the_wrong_layout_flag_and_eval_of_a_detector_are_one_line_errors(assets, tmp_path):
+def test_the_wrong_layout_flag_and_a_detector_on_class_folders_are_one_line_errors(assets, tmp_path):
     proc = run_cli("predict", assets / SSD, assets / "images/dog.jpg", "--layout", "yolov8")
     assert proc.returncode == 2 and "do not fit layout yolov8" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     (tmp_path / "dog").mkdir()
     shutil.copy(assets / "images/dog.jpg", tmp_path / "dog")
     proc = run_cli("eval", assets / SSD, tmp_path)
-    assert proc.returncode == 2 and "is a detect model" in proc.stderr
+    assert proc.returncode == 2 and "not a detection dataset" in proc.stderr and "COCO:" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def _odd_frames(image: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,77 +1,120 @@
-"""Training: tf.data in, checkpoints every epoch, resume from the last one, a run folder out.
+"""Training a classifier: tf.data in, checkpoints every epoch, resume from the last one, a run folder out.
 
-A run folder holds ``model.keras`` (best validation accuracy), ``labels.txt``, ``run.json`` (classes,
-input size, normalisation, data location, history) and ``checkpoints/last.keras`` for resuming.
+From scratch, every layer trains in one phase. From pretrained weights, in two: the head alone with
+the backbone frozen (``head_epochs``), then the top ``unfreeze`` share of the backbone's layers too, at
+a tenth of the learning rate, with batch norm kept in inference mode throughout.
 """
 
 from __future__ import annotations
 
 import json
-import os
+import math
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import EdgeError
-from train.data.folders import MEAN, STD, load_split
+from train.data.folders import load_split
 from train.data.pipeline import make_dataset
-from train.models.classifier import build_model
+from train.distribute import Cluster, float32_copy, make_cluster, use_mixed_precision
+from train.distributed_fit import fit_distributed
+from train.models.classifier import SMALL_CNN, build_model
 from train.quiet import import_tensorflow
+from train.runs import RunInfo, data_reference
 
 
 @dataclass(frozen=True)
-class RunInfo:
-    """What ``run.json`` records about a training run."""
+class TrainConfig:
+    """How to train (the ``edgesight train`` flags)."""
 
-    model: str
-    size: int
-    class_names: tuple[str, ...]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    data: str
-    val_split: float
-    seed: int
-    epochs: int
-    train_images: int
-    val_images: int
-    val_accuracy: float
-    seconds: float
+    epochs: int = 20
+    size: int = 64
+    model: str = SMALL_CNN
+    alpha: float | None = None
+    weights: str | None = None  # None: imagenet for a backbone, none for small_cnn
+    batch_size: int = 32
+    val_split: float = 0.2
+    seed: int = 0
+    head_epochs: int | None = None  # pretrained: epochs with the backbone frozen (default a third)
+    unfreeze: float = 0.3  # pretrained: share of the backbone's layers (from the top) trained after
+    lr: float | None = None  # default 2e-3 from scratch, 1e-3 for the head of a pretrained model
+    fine_tune_lr: float | None = None  # default lr / 10
+    distribute: str = "none"
 
-    def save(self, run_dir: Path) -> None:
-        (run_dir / "run.json").write_text(json.dumps(asdict(self), indent=2))
-        (run_dir / "labels.txt").write_text("\n".join(self.class_names) + "\n")
+    def check(self) -> None:
+        if self.epochs < 1:
+            raise EdgeError(f"--epochs must be 1 or more, got {self.epochs}")
+        if self.batch_size < 1:
+            raise EdgeError(f"--batch-size must be 1 or more, got {self.batch_size}")
+        if self.head_epochs is not None and not 0 <= self.head_epochs <= self.epochs:
+            raise EdgeError(f"--head-epochs must be between 0 and --epochs, got {self.head_epochs}")
+        if not 0.0 <= self.unfreeze <= 1.0:
+            raise EdgeError(f"--unfreeze is a share of the backbone's layers, 0 to 1, got {self.unfreeze}")
+        for name, value in (("--lr", self.lr), ("--fine-tune-lr", self.fine_tune_lr)):
+            if value is not None and value <= 0:
+                raise EdgeError(f"{name} must be above 0, got {value}")
+
+    def weights_or_default(self) -> str | None:
+        if self.weights is None:
+            return None if self.model == SMALL_CNN else "imagenet"
+        return None if self.weights == "none" else self.weights
 
 
-def data_reference(data_dir: Path, run_dir: Path) -> str:
-    """The data folder as run.json keeps it: relative to the run folder, so that the two can move
-    together and the run exports from any working directory."""
-    return os.path.relpath(Path(data_dir).resolve(), Path(run_dir).resolve())
+@dataclass(frozen=True)
+class Phase:
+    """Epochs ``start`` to ``end`` with the backbone's top ``unfreeze`` share trainable, at ``lr``."""
+
+    name: str
+    start: int
+    end: int
+    unfreeze: float  # 1.0: every layer (from scratch); 0: the backbone frozen
+    lr: float
 
 
-def resolve_data(info: RunInfo, run_dir: Path) -> Path:
-    """The run's data folder: relative to the run folder (or absolute), else as the working directory
-    sees it (run folders written before paths were kept relative)."""
-    for candidate in (Path(run_dir) / info.data, Path(info.data)):
-        if candidate.is_dir():
-            return candidate
-    return Path(run_dir) / info.data
+def plan_phases(cfg: TrainConfig, pretrained: bool) -> list[Phase]:
+    if not pretrained:
+        return [Phase("all layers", 0, cfg.epochs, 1.0, cfg.lr or 2e-3)]
+    head = cfg.head_epochs if cfg.head_epochs is not None else max(1, cfg.epochs // 3)
+    lr = cfg.lr or 1e-3
+    phases = [Phase("head, backbone frozen", 0, head, 0.0, lr)]
+    if head < cfg.epochs:
+        tune = f"head and the top {cfg.unfreeze:.0%} of the backbone"
+        phases.append(Phase(tune, head, cfg.epochs, cfg.unfreeze, cfg.fine_tune_lr or lr / 10))
+    return phases
 
 
-def load_run(run_dir: Path) -> RunInfo:
-    """Read a run folder's ``run.json``; a folder without a trained model is an ``EdgeError``."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "run.json").is_file() or not (run_dir / "model.keras").is_file():
-        raise EdgeError(
-            f"{run_dir} is not a trained run: expected run.json and model.keras (edgesight train)"
-        )
-    raw = json.loads((run_dir / "run.json").read_text())
-    raw["class_names"], raw["mean"], raw["std"] = (
-        tuple(raw["class_names"]),
-        tuple(raw["mean"]),
-        tuple(raw["std"]),
+def _backbone_of(model):
+    """The nested backbone model of a pretrained classifier, or None (small_cnn, from scratch)."""
+    import keras
+
+    return next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
+
+
+def _set_trainable(model, unfreeze: float) -> None:
+    """The backbone's top ``unfreeze`` share of layers trainable, batch norm never."""
+    import keras
+
+    backbone = _backbone_of(model)
+    if backbone is None:
+        return
+    backbone.trainable = unfreeze > 0
+    first = len(backbone.layers) - math.ceil(len(backbone.layers) * unfreeze)
+    for i, layer in enumerate(backbone.layers):
+        bn = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = i >= first and not bn
+
+
+def _compile(model, phase: Phase, steps: int) -> None:
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(phase.lr, decay_steps=max(1, steps), alpha=0.05)
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
     )
-    return RunInfo(**raw)
 
 
 def _resume(run_dir: Path, class_names: tuple[str, ...], size: int):
@@ -99,10 +142,10 @@ def _resume(run_dir: Path, class_names: tuple[str, ...], size: int):
     return model, epoch
 
 
-def _callbacks(run_dir: Path, class_names: tuple[str, ...], size: int, resumed: bool) -> list:
+def _callbacks(folder: Path, class_names: tuple[str, ...], size: int, resumed: bool) -> list:
     import keras
 
-    state_file = run_dir / "checkpoints" / "state.json"
+    state_file = folder / "checkpoints" / "state.json"
 
     class SaveState(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -111,80 +154,130 @@ def _callbacks(run_dir: Path, class_names: tuple[str, ...], size: int, resumed: 
             )
 
     return [
-        keras.callbacks.ModelCheckpoint(run_dir / "model.keras", monitor="val_accuracy", save_best_only=True),
-        keras.callbacks.ModelCheckpoint(run_dir / "checkpoints" / "last.keras"),
+        keras.callbacks.ModelCheckpoint(folder / "model.keras", monitor="val_accuracy", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(folder / "checkpoints" / "last.keras"),
         SaveState(),
-        keras.callbacks.CSVLogger(run_dir / "history.csv", append=resumed),
+        keras.callbacks.CSVLogger(folder / "history.csv", append=resumed),
     ]
 
 
-def train(
-    data_dir: Path,
-    run_dir: Path,
-    epochs: int = 20,
-    size: int = 64,
-    model_name: str = "small_cnn",
-    batch_size: int = 32,
-    val_split: float = 0.2,
-    seed: int = 0,
-) -> RunInfo:
-    """Train on an image folder and write the run folder; resumes when ``checkpoints/last.keras`` exists."""
-    if epochs < 1:
-        raise EdgeError(f"--epochs must be 1 or more, got {epochs}")
-    if batch_size < 1:
-        raise EdgeError(f"--batch-size must be 1 or more, got {batch_size}")
-    split = load_split(data_dir, val_split, seed)
+def _fit_phases(model, phases: list[Phase], start: int, data: tuple, callbacks: list, steps: int) -> None:
+    train_ds, val_ds = data
+    for phase in phases:
+        if phase.end <= start:
+            continue
+        if not (start > 0 and phase.start < start):  # entering the phase (not resuming inside it)
+            _set_trainable(model, phase.unfreeze)
+            _compile(model, phase, steps * (phase.end - phase.start))
+        print(f"epochs {max(start, phase.start) + 1}-{phase.end}: {phase.name}, lr {phase.lr:g}", flush=True)
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=phase.end,
+            initial_epoch=max(start, phase.start),
+            callbacks=callbacks,
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+
+
+def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **options) -> RunInfo:
+    """Train on an image folder and write the run folder; resumes when ``checkpoints/last.keras`` exists.
+    ``options`` are ``TrainConfig`` fields, for short calls."""
+    cfg = config or TrainConfig(**options)
+    cfg.check()
+    split = load_split(data_dir, cfg.val_split, cfg.seed)
     if len(split.class_names) < 2:
         raise EdgeError(f"{data_dir} has one class: a classifier needs at least two class subfolders")
     import_tensorflow()  # after the inputs are checked: a bad folder fails fast, before TensorFlow loads
     import keras
     import tensorflow as tf
 
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(seed)
+    cluster = make_cluster(cfg.distribute)
+    mixed = use_mixed_precision()
+    folder = run_dir if cluster.chief else Path(tempfile.mkdtemp(prefix="edgesight-worker-"))
+    (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()  # the same data and seed give the same model
-    train_ds = make_dataset(split.train, size, batch_size, training=True, seed=seed)
-    val_ds = make_dataset(split.val, size, batch_size, training=False)
-    model, initial_epoch = _resume(run_dir, split.class_names, size)
-    if model is None:
-        model = build_model(model_name, size, len(split.class_names))
-        steps = max(1, -(-len(split.train) // batch_size)) * epochs
-        schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps, alpha=0.05)
-        model.compile(
-            optimizer=keras.optimizers.Adam(schedule),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-    print(
-        f"training {model.name} on {len(split.train)} images, validating on {len(split.val)} "
-        f"({len(split.class_names)} classes, {size}px, epochs {initial_epoch + 1}-{epochs})"
-    )
-    start = time.perf_counter()
-    if initial_epoch < epochs:
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            callbacks=_callbacks(run_dir, split.class_names, size, resumed=initial_epoch > 0),
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
+    train_ds = make_dataset(split.train, cfg.size, cfg.batch_size, training=True, seed=cfg.seed)
+    val_ds = make_dataset(split.val, cfg.size, cfg.batch_size, training=False)
+    with cluster.strategy.scope():
+        model, start = _resume(run_dir, split.class_names, cfg.size)
+        weights = None
+        if model is None:
+            built = build_model(
+                cfg.model, cfg.size, len(split.class_names), cfg.alpha, cfg.weights_or_default()
+            )
+            model, weights = built.model, built.weights
+        pretrained = _backbone_of(model) is not None
+    phases = plan_phases(cfg, pretrained)
+    _say_plan(model, split, cfg, cluster, mixed, start)
+    steps = max(1, -(-len(split.train) // cfg.batch_size))
+    began = time.perf_counter()
+    if cluster.name == "none":
+        callbacks = _callbacks(folder, split.class_names, cfg.size, resumed=start > 0)
+        _fit_phases(model, phases, start, (train_ds, val_ds), callbacks, steps)
+    else:  # Keras 3's fit does not run under MultiWorkerMirroredStrategy: a loop of our own
+        state = {
+            "batch_size": cfg.batch_size,
+            "resume": {"classes": list(split.class_names), "size": cfg.size},
+        }
+        for phase in (p for p in phases if p.end > start):
+            _set_trainable(model, phase.unfreeze)
+            print(
+                f"epochs {max(start, phase.start) + 1}-{phase.end}: {phase.name}, lr {phase.lr:g}", flush=True
+            )
+            fit_distributed(model, phase, start, (train_ds, val_ds), cluster, folder, state, steps)
+    if not cluster.chief:
+        print(f"{cluster.worker} done; the chief writes {run_dir}")
+        return None
     best = keras.models.load_model(run_dir / "model.keras")
+    if mixed:
+        best = float32_copy(best)
+        best.save(run_dir / "model.keras")
+    best.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     _, val_acc = best.evaluate(val_ds, verbose=0)
     info = RunInfo(
-        model=model_name,
-        size=size,
+        model=cfg.model,
+        size=cfg.size,
         class_names=split.class_names,
-        mean=MEAN,
-        std=STD,
+        mean=(127.5,),
+        std=(127.5,),
         data=data_reference(data_dir, run_dir),
-        val_split=val_split,
-        seed=seed,
-        epochs=epochs,
+        val_split=cfg.val_split,
+        seed=cfg.seed,
+        epochs=cfg.epochs,
         train_images=len(split.train),
         val_images=len(split.val),
         val_accuracy=float(val_acc),
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - began,
+        alpha=None if cfg.model == SMALL_CNN else (cfg.alpha or _default_alpha(cfg.model)),
+        weights=_weights_name(weights if start == 0 else cfg.weights_or_default()),
+        head_epochs=phases[0].end if pretrained else 0,
+        distribute=cluster.name,
+        replicas=cluster.replicas,
     )
     info.save(run_dir)
     return info
+
+
+def _default_alpha(model: str) -> float:
+    from train.models.backbones import BACKBONES
+
+    return BACKBONES[model].default_alpha
+
+
+def _weights_name(weights: str | None) -> str:
+    return "none" if weights is None else weights if weights == "imagenet" else Path(weights).name
+
+
+def _say_plan(model, split, cfg: TrainConfig, cluster: Cluster, mixed: bool, start: int) -> None:
+    where = (
+        f", {cluster.name}: {cluster.worker}, {cluster.replicas} replicas" if cluster.name != "none" else ""
+    )
+    extra = where + (", mixed float16" if mixed else "")
+    classes = len(split.class_names)
+    print(
+        f"training {model.name} on {len(split.train)} images, validating on {len(split.val)} "
+        f"({classes} classes, {cfg.size}px, epochs {start + 1}-{cfg.epochs}{extra})",
+        flush=True,
+    )

@@ -11,26 +11,42 @@ from pathlib import Path
 import numpy as np
 
 from edge.util.tables import markdown_table
-from train.evaluate import VariantResult
+from train.evaluate import VariantResult, headline
+
+
+def quality_title(results: list[VariantResult]) -> str:
+    return "mAP@[.5:.95] (%)" if "mAP50_95" in results[0].summary() else "top-1 accuracy (%)"
+
 
 PALETTE = ("#777", "#3a7", "#37c", "#c73", "#a4c", "#5bb", "#db3", "#c44")
 
 
+def _quality(s: dict) -> list[str]:
+    """The accuracy columns of a summary: top-1, or mAP@[.5:.95] and mAP@.5."""
+    if "mAP50_95" in s:
+        return [f"{s['mAP50_95']:.3f}", f"{s['mAP50']:.3f}"]
+    return [f"{s['accuracy']:.2%}"]
+
+
 def table_rows(results: list[VariantResult], verdicts: dict | None = None) -> list[list[str]]:
     """Header + one row per result; with ``verdicts`` (variant -> Verdict) a verdict column too."""
-    rows = [["variant", "accuracy", "size", "p50 latency", "agreement with keras", "runtime"]]
+    detect = "mAP50_95" in results[0].summary()
+    quality = ["mAP@[.5:.95]", "mAP@.5"] if detect else ["accuracy"]
+    agreement = [] if detect else ["agreement with keras"]
+    rows = [["variant", *quality, "size", "p50 latency", *agreement, "runtime"]]
     if verdicts is not None:
         rows[0].append("verdict")
     for r in results:
         s = r.summary()
         verdict = verdicts.get(r.variant) if verdicts is not None else None
+        agree = f"{s['agreement_with_keras']:.2%}" if s["agreement_with_keras"] is not None else "-"
         rows.append(
             [
                 r.variant,
-                f"{s['accuracy']:.2%}",
+                *_quality(s),
                 f"{s['size_bytes'] / 1024:.1f} KiB" if s["size_bytes"] else "-",
                 f"{s['latency_p50_ms']:.3f} ms" if s["latency_p50_ms"] is not None else "-",
-                f"{s['agreement_with_keras']:.2%}" if s["agreement_with_keras"] is not None else "-",
+                *([] if detect else [agree]),
                 f"{s['runtime']}, {s['threads']} threads" if s["runtime"] else "Keras (TensorFlow)",
             ]
         )
@@ -49,7 +65,7 @@ def plot_variants(results: list[VariantResult], path: Path) -> None:
     timed = [r for r in results if r.latency is not None]  # Keras is not timed: no bar, not a zero
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
     panels = [
-        ("top-1 accuracy (%)", results, [r.evaluation.accuracy * 100 for r in results]),
+        (quality_title(results), results, [headline(r.evaluation) * 100 for r in results]),
         ("size (KiB)", results, [(r.size_bytes or 0) / 1024 for r in results]),
         (
             f"p50 invoke latency (ms), {timed[0].latency.threads if timed else 0} threads",
@@ -63,7 +79,7 @@ def plot_variants(results: list[VariantResult], path: Path) -> None:
         ax.tick_params(axis="x", labelrotation=45 if len(rows) > 4 else 0, labelsize=8)
         ax.set_title(title, fontsize=9)
         ax.bar_label(bars, fmt="%.0f" if title.startswith("size") else "%.3g", fontsize=8)
-        if title.startswith("top-1"):
+        if title == quality_title(results):
             ax.set_ylim(min(values) - 5 if values else 0, 100.5)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,4 +1,5 @@
-"""``edgesight eval MODEL DATA``: top-1 accuracy of a classifier on an image folder."""
+"""``edgesight eval MODEL DATA``: top-1 accuracy of a classifier on an image folder, or COCO mAP of a
+detector on a COCO, VOC or YOLO folder."""
 
 from __future__ import annotations
 
@@ -10,22 +11,67 @@ from edge.commands.options import add_model_options, load_task
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("eval", help="top-1 accuracy of a .tflite on an image folder")
+    p = sub.add_parser(
+        "eval", help="accuracy of a classifier on an image folder, or mAP of a detector on COCO/VOC/YOLO data"
+    )
     p.add_argument("model", type=Path)
-    p.add_argument("data", type=Path, help="image folder, one subfolder per class")
+    p.add_argument(
+        "data", type=Path, help="image folder (one subfolder per class), or a COCO, VOC or YOLO folder"
+    )
+    p.add_argument("--split", default="val", help="detection data: the split to score (default val)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_model_options(p)
     return p
 
 
 def handle(args: argparse.Namespace) -> int:
+    with load_task(args) as task:
+        if task.spec.task == "detect":
+            return _detector(args, task)
+        return _classifier(args, task)
+
+
+def _detector(args: argparse.Namespace, task) -> int:
+    from edge.datasets.detect import open_detection_data
+    from edge.evaluate.detect import MAX_DETECTIONS, THRESHOLD, evaluate_detector
+
+    data = open_detection_data(args.data, args.split)
+    ev = evaluate_detector(task, data)
+    runtime = task.runtime.label
+    if args.json:
+        summary = {
+            "model": str(args.model),
+            "data": str(args.data),
+            "format": data.format,
+            "split": data.split,
+            **ev.summary(),
+            "threshold": THRESHOLD,
+            "max_detections": MAX_DETECTIONS,
+            "broken_labels": data.problems,
+            "runtime": runtime,
+        }
+        print(json.dumps(summary))
+        return 0
+    print(f"{args.model}: mAP@[.5:.95] {ev.mAP50_95:.3f}, mAP@.5 {ev.mAP50:.3f} ({runtime})")
+    print(f"  {data.summary()}")
+    for name, ap in ev.per_class.items():
+        print(f"  {name:20s} AP {ap:.3f}")
+    return 0
+
+
+def _classifier(args: argparse.Namespace, task) -> int:
+    from edge.datasets.detect import is_detection_data
+    from edge.errors import EdgeError
     from edge.evaluate.classify import evaluate_classifier
     from edge.sources.images import scan_image_folder
 
+    if is_detection_data(args.data):
+        raise EdgeError(
+            f"{args.data} is a detection dataset; {args.model} is a classifier (class folders needed)"
+        )
     folder = scan_image_folder(args.data)
-    with load_task(args) as task:
-        ev = evaluate_classifier(task, folder)
-        runtime = task.runtime.label
+    ev = evaluate_classifier(task, folder)
+    runtime = task.runtime.label
     if args.json:
         summary = {
             "model": str(args.model),

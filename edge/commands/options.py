@@ -8,7 +8,7 @@ from pathlib import Path
 
 RUNTIME_NAMES = ("litert", "tflite-runtime", "tf")  # edge.model.runtime.RUNTIMES, without numpy
 TASK_NAMES = ("classify", "detect")  # edge.model.layouts.TASKS (a test keeps them equal)
-LAYOUT_NAMES = ("class_scores", "ssd", "yolov8", "yolov5")  # edge.model.layouts.BY_NAME
+LAYOUT_NAMES = ("class_scores", "ssd", "yolov8", "yolov5", "anchor_free")  # edge.model.layouts.BY_NAME
 
 
 def floats(text: str) -> tuple[float, ...]:

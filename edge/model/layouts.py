@@ -30,6 +30,7 @@ class Signature:
     outputs: tuple[TensorInfo, ...]
     ops: tuple[Op, ...] = ()
     num_labels: int | None = None
+    roles: dict | None = None  # output role -> position, when the metadata names them
 
     def shapes(self) -> list[list[int]]:
         return [list(o.shape) for o in self.outputs]
@@ -118,6 +119,21 @@ def _fit_yolo(channels_first: bool, objectness: bool) -> Callable[[Signature, bo
     return fit
 
 
+def _fit_anchor_free(sig: Signature, strict: bool) -> Fit | str:
+    """boxes [1, N, 4] and scores [1, N, C], by the roles the metadata names (never by order or size)."""
+    if len(sig.outputs) != 2:
+        return f"expects two outputs (boxes, scores), found {len(sig.outputs)}"
+    roles = sig.roles or {}
+    if set(roles) != {"boxes", "scores"} or sorted(roles.values()) != [0, 1]:
+        return "expects metadata naming which output holds the boxes and which the scores"
+    boxes, scores = sig.outputs[roles["boxes"]].shape, sig.outputs[roles["scores"]].shape
+    if len(boxes) != 3 or boxes[0] != 1 or boxes[2] != 4:
+        return f"expects boxes of shape [1, N, 4], found {list(boxes)}"
+    if len(scores) != 3 or scores[0] != 1 or scores[1] != boxes[1] or scores[2] < 1:
+        return f"expects scores of shape [1, {boxes[1]}, C], found {list(scores)}"
+    return Fit(dict(roles), int(scores[2]))
+
+
 LAYOUTS: tuple[Layout, ...] = (
     Layout("class_scores", "classify", "[1, C] class scores", "stretch", None, None, _fit_class_scores),
     Layout(
@@ -146,6 +162,15 @@ LAYOUTS: tuple[Layout, ...] = (
         (0.0,),
         (255.0,),
         _fit_yolo(channels_first=False, objectness=True),
+    ),
+    Layout(
+        "anchor_free",
+        "detect",
+        "boxes [1, N, 4] (normalised xyxy) and scores [1, N, C] (sigmoid), named by the metadata",
+        "letterbox",
+        None,
+        None,
+        _fit_anchor_free,
     ),
 )
 BY_NAME = {layout.name: layout for layout in LAYOUTS}

@@ -171,8 +171,9 @@ def read_spec(model: ModelFile, runtime: Runtime, flags: Overrides | None = None
     info = _image_input(runtime)
     ops = model_ops(model)
     labels, labels_from = _labels(model, flags)
+    roles = custom.get("outputs") if isinstance(custom.get("outputs"), dict) else None
     sig = Signature(
-        info.shape[1], info.shape[2], runtime.outputs, ops, len(labels) if labels is not None else None
+        info.shape[1], info.shape[2], runtime.outputs, ops, len(labels) if labels is not None else None, roles
     )
     layout, fit, layout_from = choose_layout(sig, task=flags.task, layout=flags.layout, hints=_hints(model))
     mean, std, norm_from = _normalization(info, model, flags, layout)

@@ -297,7 +297,7 @@ def run(
     pace = _Pace(max_fps)
     start = time.perf_counter()
     interrupted = False
-    gui = [s for s in sinks if s.main_thread]  # GUI toolkits want the thread that made the window
+    gui = [s for s in sinks if getattr(s, "main_thread", False)]  # GUI toolkits: the thread that made them
     capture.start()
     outputs.start()
     try:

@@ -6,6 +6,8 @@ Model families live in their own modules (``ssd``, ``yolo``); each turns raw out
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from edge.errors import EdgeError
@@ -33,6 +35,15 @@ def detections(
     """A ``Detections`` with labels looked up from the class ids."""
     ids = np.asarray(class_ids, dtype=np.int64)
     return Detections(xyxy=xyxy, scores=scores, class_ids=ids, labels=label_names(ids, labels))
+
+
+def raw_threshold(threshold: float, scale: float, zero_point: int, dtype: np.dtype) -> float | int:
+    """A score threshold in an output's raw (quantized) values, one step low so that no candidate is
+    lost; candidates are chosen on raw values and only they are dequantized."""
+    if scale == 0.0 or not np.issubdtype(dtype, np.integer):
+        return threshold
+    info = np.iinfo(dtype)
+    return int(np.clip(math.floor(zero_point + threshold / scale), info.min - 1, info.max + 1))
 
 
 def check_options(threshold: float, iou: float, max_detections: int) -> None:

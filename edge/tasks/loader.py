@@ -7,13 +7,19 @@ from pathlib import Path
 from edge.model.metadata import read_model_file
 from edge.model.runtime import Runtime
 from edge.model.spec import Overrides, read_spec
+from edge.tasks.anchor_free import AnchorFreeDetector
 from edge.tasks.base import Task
 from edge.tasks.classify import Classifier
 from edge.tasks.detect import DEFAULT_IOU, DEFAULT_MAX_DETECTIONS, DEFAULT_THRESHOLD, Detector
 from edge.tasks.ssd import SsdDetector
 from edge.tasks.yolo import YoloDetector
 
-DETECTORS: dict[str, type[Detector]] = {"ssd": SsdDetector, "yolov8": YoloDetector, "yolov5": YoloDetector}
+DETECTORS: dict[str, type[Detector]] = {
+    "ssd": SsdDetector,
+    "yolov8": YoloDetector,
+    "yolov5": YoloDetector,
+    "anchor_free": AnchorFreeDetector,
+}
 
 
 def load(

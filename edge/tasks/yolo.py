@@ -9,11 +9,9 @@ normalised to the input (as Ultralytics exports them) or in input pixels. Class-
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from edge.tasks.detect import Detector, detections
+from edge.tasks.detect import Detector, detections, raw_threshold
 from edge.tasks.nms import nms
 from edge.tasks.preprocess import Transform
 from edge.tasks.quant import dequantize
@@ -24,14 +22,6 @@ MAX_CANDIDATES = 3000  # best-scoring candidates that enter NMS
 NORMALISED_SPAN = 2.0  # box centres of a normalised head stay below this; pixel heads span the input
 
 
-def _raw_threshold(threshold: float, scale: float, zero_point: int, dtype: np.dtype) -> float | int:
-    """The threshold in the output's raw values, one step low so that no candidate is lost."""
-    if scale == 0.0 or not np.issubdtype(dtype, np.integer):
-        return threshold
-    info = np.iinfo(dtype)
-    return int(np.clip(math.floor(zero_point + threshold / scale), info.min - 1, info.max + 1))
-
-
 def candidates(
     pred: np.ndarray, channels_first: bool, objectness: bool, scale: float, zero_point: int, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,7 +30,7 @@ def candidates(
     Candidates are chosen on the raw (possibly quantized) values and only they are dequantized.
     """
     p = pred[0]
-    cut = _raw_threshold(threshold, scale, zero_point, p.dtype)
+    cut = raw_threshold(threshold, scale, zero_point, p.dtype)
     if channels_first:  # (4+C, N)
         best = p[4:].max(axis=0)
         idx = np.flatnonzero(best >= cut)

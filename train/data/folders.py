@@ -64,9 +64,12 @@ def load_split(data_dir: Path, val_split: float = 0.2, seed: int = 0) -> Split:
     )
 
 
-def load_input(path: str | Path, height: int, width: int, channels: int = 3) -> np.ndarray:
-    """An image resized (stretch) to the model's input, RGB (or grey) uint8: the device's preprocessing."""
-    image, _ = resize(read_image(path), height, width, "stretch")
+def load_input(
+    path: str | Path, height: int, width: int, channels: int = 3, mode: str = "stretch"
+) -> np.ndarray:
+    """An image resized (``mode``: stretch, letterbox) to the model's input, RGB (or grey) uint8: the
+    device's preprocessing."""
+    image, _ = resize(read_image(path), height, width, mode)
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[..., None] if channels == 1 else image[..., ::-1].copy()
 
 
@@ -93,6 +96,7 @@ def calibration_set(
     count: int,
     seed: int = 0,
     where: str = "the calibration images",
+    mode: str = "stretch",
 ) -> np.ndarray:
     """Up to ``count`` readable images, normalised float32 (N, H, W, C); unreadable files are skipped.
 
@@ -107,7 +111,7 @@ def calibration_set(
         if len(images) >= count:
             break
         try:
-            images.append(load_input(paths[i], height, width, channels))
+            images.append(load_input(paths[i], height, width, channels, mode))
         except EdgeError:
             unreadable += 1
     if not images:

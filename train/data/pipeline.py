@@ -26,7 +26,9 @@ def make_dataset(folder: ImageFolder, size: int, batch_size: int, training: bool
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
         ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.batch(batch_size).map(lambda x, y: (normalize(tf.cast(x, tf.float32)), y))
-    return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()  # several workers: each takes its share of every batch
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _augment(image, label):

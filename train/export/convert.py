@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +88,21 @@ def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
     raise _conversion_error(mode, error, log.path) from error
 
 
+def output_roles(content: bytes, roles: tuple[str, ...]) -> tuple[str, ...]:
+    """The role of each output of a converted model, in the file's order, from its signature's output
+    names (the Keras model's output keys), never from order or shape."""
+    from edge.model.runtime import import_runtime
+
+    _, module, _ = import_runtime(None)
+    interp = module.Interpreter(model_content=content)
+    named = interp.get_signature_runner().get_output_details()
+    by_index = {int(d["index"]): name for name, d in named.items()}
+    found = tuple(by_index.get(int(d["index"]), "") for d in interp.get_output_details())
+    if sorted(found) != sorted(roles):
+        raise EdgeError(f"the converted model's outputs are {list(found)}, expected {list(roles)}")
+    return found
+
+
 def write_model(
     keras_model,
     mode: QuantMode,
@@ -96,7 +111,10 @@ def write_model(
     calibration: np.ndarray | None,
 ) -> Exported:
     """Convert, embed metadata, write (atomically), and load it back through edge to check the spec."""
-    content = embed(convert(keras_model, mode, calibration), metadata)
+    converted = convert(keras_model, mode, calibration)
+    if metadata.task == "detect":  # which output is which, as the converted file orders them
+        metadata = replace(metadata, outputs=output_roles(converted, metadata.outputs))
+    content = embed(converted, metadata)
     path = out_dir / mode.filename()
     partial = path.with_name(path.name + ".partial")
     try:

@@ -1,5 +1,6 @@
 """The accuracy gate: a converted variant is refused when its outputs are broken (NaN, constant,
-collapsed to one class) or when it loses more than ``max_drop`` points of top-1 against the float model."""
+collapsed to one class; for a detector: no detections or collapsed boxes) or when it loses more than
+``max_drop`` points of top-1 (a detector: of mAP@[.5:.95]) against the float model."""
 
 from __future__ import annotations
 
@@ -57,6 +58,23 @@ def judge(
             False,
             f"top-1 {evaluation.accuracy:.2%} is {drop:.2f} points below float "
             f"{reference.accuracy:.2%} (--max-drop {max_drop:g})",
+            drop,
+        )
+    return Verdict(variant, True, "", drop)
+
+
+def judge_detector(variant: str, evaluation, reference, max_drop: float = DEFAULT_MAX_DROP) -> Verdict:
+    """Refuse a detector with no detections, broken outputs or collapsed boxes always, and one losing
+    more than ``max_drop`` points of mAP@[.5:.95] against the Keras float model."""
+    drop = round((reference.mAP50_95 - evaluation.mAP50_95) * 100, 2)
+    if evaluation.problem:
+        return Verdict(variant, False, evaluation.problem, drop)
+    if drop > max_drop:
+        return Verdict(
+            variant,
+            False,
+            f"mAP@[.5:.95] {evaluation.mAP50_95:.3f} is {drop:.2f} points below float "
+            f"{reference.mAP50_95:.3f} (--max-drop {max_drop:g})",
             drop,
         )
     return Verdict(variant, True, "", drop)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from train.data.folders import calibration_set
-from train.evaluate import VariantResult, evaluate_keras, evaluate_tflite
+from train.evaluate import VariantResult, evaluate_source, evaluate_variant, per_class
 from train.export.convert import batch_one, write_model
-from train.export.gate import DEFAULT_MAX_DROP, judge
+from train.export.gate import DEFAULT_MAX_DROP, judge, judge_detector
 from train.export.metadata_writer import ClassifierMetadata
 from train.export.modes import QuantMode
 from train.export.outcome import REFUSED_SUFFIX, ExportOutcome
@@ -23,17 +23,24 @@ from train.export.source import ExportSource
 
 
 def metadata_for(source: ExportSource, mode: QuantMode) -> ClassifierMetadata:
+    """What the model says about itself; a detector's output roles are filled in once converted."""
+    detect = source.task == "detect"
+    kind = "Object detector" if detect else "Image classifier"
     return ClassifierMetadata(
         name=f"edgesight {source.name} ({mode.name})",
-        description=f"Image classifier over {len(source.labels)} classes, exported by edgesight; "
-        f"{mode.description}.",
+        description=f"{kind} over {len(source.labels)} classes, exported by edgesight; {mode.description}.",
         labels=source.labels,
         mean=source.mean,
         std=source.std,
         width=source.width,
         height=source.height,
         color="GRAYSCALE" if source.channels == 1 else "RGB",
+        resize=source.resize,
         quantization=mode.name,
+        task=source.task,
+        layout="anchor_free" if detect else "class_scores",
+        outputs=("boxes", "scores") if detect else ("probability",),
+        labels_on="scores" if detect else "probability",
     )
 
 
@@ -76,6 +83,7 @@ def export(
             calib_samples,
             source.seed,
             where=source.calib_from,
+            mode=source.resize,
         )
         _say(f"calibrating with {len(calibration)} images from {source.calib_from}")
     model = batch_one(source.model)
@@ -87,21 +95,17 @@ def export(
         exported.append(e)
 
     _say(f"evaluating Keras and {len(exported)} variant(s) on {len(source.val)} validation images")
-    keras_eval = evaluate_keras(
-        source.model,
-        source.val,
-        source.labels,
-        source.height,
-        source.width,
-        source.channels,
-        source.mean,
-        source.std,
+    keras_eval = evaluate_source(source)
+    reference = VariantResult(
+        "keras", keras_eval, source.size_bytes, None, 1.0 if source.task != "detect" else None
     )
-    reference = VariantResult("keras", keras_eval, source.size_bytes, None, 1.0)
     variants, verdicts = [], []
     for e in exported:
-        result = evaluate_tflite(e.path, source.val, threads, latency_runs, keras_eval, name=e.mode)
-        verdict = judge(e.mode, result.evaluation, keras_eval, max_drop, source.labels)
+        result = evaluate_variant(e.path, source, threads, latency_runs, keras_eval, name=e.mode)
+        if source.task == "detect":
+            verdict = judge_detector(e.mode, result.evaluation, keras_eval, max_drop)
+        else:
+            verdict = judge(e.mode, result.evaluation, keras_eval, max_drop, source.labels)
         if not verdict.accepted:
             os.replace(e.path, e.path.with_name(e.path.name + REFUSED_SUFFIX))
         variants.append(result)
@@ -155,7 +159,8 @@ def export_summary(outcome: ExportOutcome) -> dict:
         "validation": {"folder": str(s.val.root), "images": len(s.val)},
         "calibration": {"from": s.calib_from, "images": outcome.calibration_images},
         "max_drop_points": outcome.max_drop,
-        "keras": {**outcome.reference.summary(), "per_class": ref.per_class()},
+        "task": s.task,
+        "keras": {**outcome.reference.summary(), "per_class": per_class(ref)},
         "variants": variants,
         "refused": [v.variant for v in outcome.refused],
     }

@@ -40,9 +40,17 @@ LABELS_FILE = "labels.txt"
 COLOR_SPACE_CODES = {"RGB": 1, "GRAYSCALE": 2}
 
 
+ROLE_DESCRIPTIONS = {
+    "probability": "Class {scores}, one per label.",
+    "boxes": "Boxes [1, N, 4]: xmin, ymin, xmax, ymax normalised to the input image.",
+    "scores": "Scores [1, N, C]: the probability (sigmoid) of each class at each box, one per label.",
+}
+
+
 @dataclass(frozen=True)
 class ClassifierMetadata:
-    """What an image classifier's ``.tflite`` says about itself."""
+    """What an image model's ``.tflite`` says about itself (a classifier by default; a detector sets
+    ``task``, ``layout`` and ``outputs``: the role of each output tensor, in the file's order)."""
 
     name: str
     description: str
@@ -58,18 +66,26 @@ class ClassifierMetadata:
     author: str = "edgesight"
     license: str = ""
     quantization: str = "float32"
+    task: str = "classify"
+    layout: str = "class_scores"
+    outputs: tuple[str, ...] = ("probability",)  # the role of each output tensor, in the file's order
+    labels_on: str = "probability"  # the output whose last axis the labels name
 
     def custom(self) -> dict:
         """edgesight's own entry: what the standard schema has no field for."""
-        return {
+        entry = {
             "schema": 1,
-            "task": "classify",
-            "layout": "class_scores",
+            "task": self.task,
+            "layout": self.layout,
             "scores": self.scores,
             "resize": self.resize,
             "color": self.color,
             "quantization": self.quantization,
         }
+        if self.task == "detect":  # which output is which, by position in the file
+            entry["outputs"] = {role: i for i, role in enumerate(self.outputs)}
+            entry["boxes"] = "normalized"  # xmin, ymin, xmax, ymax in 0..1 of the input
+        return entry
 
 
 def _strings(b: flatbuffers.Builder, values: list[int]) -> int:
@@ -133,11 +149,13 @@ def _input_tensor(b: flatbuffers.Builder, md: ClassifierMetadata) -> int:
     return b.EndObject()
 
 
-def _output_tensor(b: flatbuffers.Builder, md: ClassifierMetadata) -> int:
-    name, desc = b.CreateString("probability"), b.CreateString(f"Class {md.scores}, one per label.")
-    labels = _strings(
-        b, [_associated_file(b, LABELS_FILE, "Class labels, one per line.", FILE_TENSOR_AXIS_LABELS)]
-    )
+def _output_tensor(b: flatbuffers.Builder, md: ClassifierMetadata, role: str) -> int:
+    name = b.CreateString(role)
+    desc = b.CreateString(ROLE_DESCRIPTIONS.get(role, role).format(scores=md.scores))
+    labels = None
+    if role == md.labels_on:
+        kind = FILE_TENSOR_AXIS_LABELS
+        labels = _strings(b, [_associated_file(b, LABELS_FILE, "Class labels, one per line.", kind)])
     b.StartObject(0)  # FeatureProperties {}
     feature = b.EndObject()
     b.StartObject(ContentF.NUM)
@@ -148,7 +166,8 @@ def _output_tensor(b: flatbuffers.Builder, md: ClassifierMetadata) -> int:
     b.PrependUOffsetTRelativeSlot(TensorMetadataF.NAME, name, 0)
     b.PrependUOffsetTRelativeSlot(TensorMetadataF.DESCRIPTION, desc, 0)
     b.PrependUOffsetTRelativeSlot(TensorMetadataF.CONTENT, content, 0)
-    b.PrependUOffsetTRelativeSlot(TensorMetadataF.ASSOCIATED_FILES, labels, 0)
+    if labels is not None:
+        b.PrependUOffsetTRelativeSlot(TensorMetadataF.ASSOCIATED_FILES, labels, 0)
     return b.EndObject()
 
 
@@ -156,14 +175,14 @@ def build_metadata(md: ClassifierMetadata) -> bytes:
     """The ``ModelMetadata`` flatbuffer for an image classifier."""
     b = flatbuffers.Builder(1024)
     inputs = _strings(b, [_input_tensor(b, md)])
-    outputs = _strings(b, [_output_tensor(b, md)])
+    outputs = _strings(b, [_output_tensor(b, md, role) for role in md.outputs])
     custom_name = b.CreateString(CUSTOM_NAME)
     custom_data = b.CreateByteVector(json.dumps(md.custom(), sort_keys=True).encode("utf-8"))
     b.StartObject(CustomMetadataF.NUM)
     b.PrependUOffsetTRelativeSlot(CustomMetadataF.NAME, custom_name, 0)
     b.PrependUOffsetTRelativeSlot(CustomMetadataF.DATA, custom_data, 0)
     custom = _strings(b, [b.EndObject()])
-    sub_name = b.CreateString("image_classifier")
+    sub_name = b.CreateString("image_classifier" if md.task == "classify" else "object_detector")
     b.StartObject(SubGraphMetadataF.NUM)
     b.PrependUOffsetTRelativeSlot(SubGraphMetadataF.NAME, sub_name, 0)
     b.PrependUOffsetTRelativeSlot(SubGraphMetadataF.INPUT_TENSOR_METADATA, inputs, 0)

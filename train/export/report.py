@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from train.evaluate import per_class
 from train.export.outcome import ExportOutcome
 from train.report import Section, plot_variants, table_rows, write_pages
+
+GATE_CLASSIFY = (
+    "Gate: a variant is refused when its outputs are NaN, constant or collapsed to one class, or when its "
+    "top-1 is more than {drop:g} points below the Keras float model."
+)
+GATE_DETECT = (
+    "Gate: a variant is refused when it detects nothing, its outputs are NaN or its boxes collapse, or "
+    "when its mAP@[.5:.95] is more than {drop:g} points below the Keras float model."
+)
 
 
 def write_export_report(outcome: ExportOutcome) -> Path:
@@ -15,7 +25,8 @@ def write_export_report(outcome: ExportOutcome) -> Path:
     plot_variants(results, out / "variants.png")
     verdicts = {v.variant: v for v in outcome.verdicts}
     ref = outcome.reference.evaluation
-    names = ref.class_names
+    names = list(per_class(ref))
+    detect = outcome.source.task == "detect"
     change_rows = [["variant", *names]]
     for r in outcome.variants:
         change = r.per_class_change(ref)
@@ -33,13 +44,16 @@ def write_export_report(outcome: ExportOutcome) -> Path:
         f"{lat.runtime} {lat.runtime_version}, {lat.threads} threads."
         if lat
         else "Latency: not measured.",
-        f"Gate: a variant is refused when its outputs are NaN, constant or collapsed to one class, or when "
-        f"its top-1 is more than {outcome.max_drop:g} points below the Keras float model.",
+        GATE_DETECT.format(drop=outcome.max_drop) if detect else GATE_CLASSIFY.format(drop=outcome.max_drop),
     ]
+    if detect:
+        notes.insert(2, "mAP: pycocotools' COCOeval, score threshold 0.001 and 100 detections per image.")
     refused = tuple(f"{v.variant}: {v.reason}" for v in outcome.refused)
     sections = [
         Section(None, table_rows(results, verdicts), tuple(notes), (out / "variants.png",)),
-        Section("Per-class top-1 change against Keras (points)", change_rows),
+        Section(
+            f"Per-class {'AP@[.5:.95]' if detect else 'top-1'} change against Keras (points)", change_rows
+        ),
     ]
     if refused:
         sections.append(Section("Refused", notes=refused))

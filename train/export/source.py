@@ -36,6 +36,8 @@ class ExportSource:
     calib_from: str
     size_bytes: int
     seed: int = 0
+    task: str = "classify"  # or "detect": val is then a DetectionSet and inputs are letterboxed
+    resize: str = "stretch"
 
 
 def _calibration(calib: Path | None, fallback: tuple[Path, ...], fallback_from: str):
@@ -173,10 +175,12 @@ def open_export_source(
 
 
 def _from_run(path: Path, val: Path | None, calib: Path | None) -> ExportSource:
-    from train.fit import load_run, resolve_data
+    from train.runs import load_run, resolve_data
 
     info = load_run(path)
     data = resolve_data(info, path)
+    if info.task == "detect":
+        return _from_detector_run(path, info, data, val, calib)
     if val is None or calib is None:
         try:
             split = load_split(data, info.val_split, info.seed)
@@ -207,4 +211,46 @@ def _from_run(path: Path, val: Path | None, calib: Path | None) -> ExportSource:
         calib_from=calib_from,
         size_bytes=(path / "model.keras").stat().st_size,
         seed=info.seed,
+    )
+
+
+def _from_detector_run(path: Path, info, data: Path, val: Path | None, calib: Path | None) -> ExportSource:
+    """A detector's run: validation from the run's data (or ``--val``, a COCO/VOC/YOLO folder),
+    calibration from its training images (or ``--calib``), letterboxed as the device feeds them."""
+    from edge.datasets.detect import open_detection_data
+
+    try:
+        val_set = open_detection_data(val if val is not None else data, "val")
+        train_paths = (
+            () if calib is not None else tuple(r.path for r in open_detection_data(data, "train").images)
+        )
+    except EdgeError as exc:
+        raise EdgeError(f"{exc} (the run's data; pass --val DIR and --calib DIR)") from exc
+    if val_set.class_names != info.class_names:
+        raise EdgeError(
+            f"{val or data}: its classes {val_set.class_names} are not the run's {info.class_names}"
+        )
+    calib_paths, calib_from = _calibration(calib, train_paths, f"{data} (training split)")
+    import_tensorflow()
+    import train.models.detector  # noqa: F401 (registers the layer the saved model uses)
+
+    model = _load_keras(path / "model.keras")
+    return ExportSource(
+        model=model,
+        kind="run",
+        path=path,
+        name=f"{info.model} detector",
+        height=info.size,
+        width=info.size,
+        channels=3,
+        labels=info.class_names,
+        mean=info.mean,
+        std=info.std,
+        val=val_set,
+        calib=calib_paths,
+        calib_from=calib_from,
+        size_bytes=(path / "model.keras").stat().st_size,
+        seed=info.seed,
+        task="detect",
+        resize="letterbox",
     )

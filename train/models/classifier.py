@@ -1,4 +1,5 @@
-"""Model builders: a small CNN for the built-in data, MobileNetV2 backbones for real images.
+"""Classifiers: a small CNN for the built-in data, and a backbone of ``train.models.backbones`` with a
+pooled softmax head for real photos (from ImageNet weights where they can be had).
 
 Every model takes normalised RGB input ((x - 127.5) / 127.5) and ends in a softmax, so its output is
 class probabilities.
@@ -6,7 +7,13 @@ class probabilities.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from edge.errors import EdgeError
+from train.models.backbones import BACKBONES, build_backbone, resolve_weights
+
+SMALL_CNN = "small_cnn"
+MODEL_NAMES = (SMALL_CNN, *BACKBONES)
 
 
 def small_cnn(size: int, num_classes: int):
@@ -33,32 +40,53 @@ def small_cnn(size: int, num_classes: int):
     return keras.Model(inputs, outputs, name="small_cnn")
 
 
-def mobilenet_v2(size: int, num_classes: int, alpha: float = 0.35, weights: str | None = None):
-    """MobileNetV2 backbone (``weights="imagenet"`` needs the Keras download; None trains from scratch)."""
+@dataclass(frozen=True)
+class Built:
+    """A fresh classifier; ``backbone`` is the pretrained part to freeze and fine-tune (None when the
+    whole model trains from scratch)."""
+
+    model: object
+    backbone: object | None
+    weights: str | None
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def build_model(
+    name: str, size: int, num_classes: int, alpha: float | None = None, weights: str | None = None
+) -> Built:
+    """A classifier by name: ``small_cnn`` or a backbone (``mobilenet_v2``, ...) at ``alpha``."""
     import keras
     from keras import layers
 
-    inputs = keras.Input((size, size, 3), name="image")
-    backbone = keras.applications.MobileNetV2(
-        input_shape=(size, size, 3), alpha=alpha, include_top=False, weights=weights, pooling="avg"
-    )
+    if size < 32:
+        raise EdgeError(f"--size must be at least 32 pixels, got {size}")
+    if name == SMALL_CNN:
+        if weights not in (None, "none"):
+            raise EdgeError(
+                "small_cnn has no pretrained weights: leave --weights out, or pick a --model backbone"
+            )
+        if alpha is not None:
+            raise EdgeError("--alpha goes with a MobileNet backbone, not small_cnn")
+        return Built(small_cnn(size, num_classes), None, None, (127.5,), (127.5,))
+    if name not in BACKBONES:
+        raise EdgeError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
+    row = BACKBONES[name]
+    alpha = row.default_alpha if alpha is None else alpha
+    if alpha <= 0:
+        raise EdgeError(f"--alpha must be above 0, got {alpha:g}")
+    weights = resolve_weights(row, weights, alpha)
+    backbone = build_backbone(row, size, alpha, weights)
     if weights is None:  # from scratch: Keras' 0.999 leaves the moving statistics far behind for epochs
         for layer in backbone.layers:
             if isinstance(layer, layers.BatchNormalization):
                 layer.momentum = 0.9
-    x = layers.Dropout(0.2)(backbone(inputs))
+    inputs = keras.Input((size, size, 3), name="image")
+    # Pretrained: batch norm stays in inference mode, also once the top blocks are unfrozen.
+    x = backbone(inputs, training=False) if weights else backbone(inputs)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(x)
     x = layers.Dense(num_classes)(x)
     outputs = layers.Softmax(name="probability")(x)
-    return keras.Model(inputs, outputs, name=f"mobilenet_v2_{alpha}")
-
-
-MODELS = {"small_cnn": small_cnn, "mobilenet_v2": mobilenet_v2}
-
-
-def build_model(name: str, size: int, num_classes: int):
-    """A fresh model by name."""
-    if name not in MODELS:
-        raise EdgeError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
-    if size < 32:
-        raise EdgeError(f"--size must be at least 32 pixels, got {size}")
-    return MODELS[name](size, num_classes)
+    model = keras.Model(inputs, outputs, name=f"{name}_{alpha:g}")
+    return Built(model, backbone if weights else None, weights, row.mean, row.std)

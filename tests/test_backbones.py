@@ -1,0 +1,175 @@
+"""Pretrained backbones: ImageNet weights built from a real ImageNet TFLite model, loaded from Keras'
+cache with no network, fine-tuned in two phases with batch norm in inference mode; the error without
+them; a weights file; tf.distribute across two worker processes; float32 again after mixed precision."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import IMAGES, ROOT, needs_tensorflow, run_cli
+
+pytestmark = needs_tensorflow
+NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+PHOTOS = ("burger.jpg", "cat_720p.jpg", "grace_hopper.jpg", "dog.jpg", "pets.jpg")
+V1_NO_TOP = "mobilenet_2_5_224_tf_no_top.h5"
+
+
+@pytest.fixture(scope="module")
+def keras_home(assets, tmp_path_factory):
+    """A HOME whose Keras cache holds the MobileNet v1 0.25 ImageNet weights the tool builds."""
+    home = tmp_path_factory.mktemp("home")
+    done = subprocess.run(
+        [sys.executable, ROOT / "tools/imagenet_from_tflite.py", "--check", *(IMAGES / p for p in PHOTOS)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(home), **NO_NETWORK},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return home, done.stdout
+
+
+@pytest.fixture(scope="module")
+def small_data(tmp_path_factory):
+    from train.data.shapes import generate_shapes
+
+    return generate_shapes(tmp_path_factory.mktemp("shapes") / "data", per_class=20, val_per_class=20, seed=4)
+
+
+def test_the_keras_model_gives_the_tflite_files_top5_on_the_asset_photos(keras_home):
+    home, out = keras_home
+    assert (home / ".keras/models/mobilenet_2_5_224_tf.h5").is_file() and (
+        home / ".keras/models" / V1_NO_TOP
+    ).is_file()
+    lines = [line for line in out.splitlines() if ": keras [" in line]
+    assert len(lines) == len(PHOTOS) and all(line.endswith(": same") for line in lines), out
+    assert any(line.startswith("burger.jpg: keras [933") for line in lines)  # 933: cheeseburger
+
+
+def _train(home, data, out, *flags):
+    env = {"HOME": str(home), **NO_NETWORK}
+    return run_cli("train", data, "--out", out, "--model", "mobilenet_v1", "--alpha", "0.25", "--size", "96",
+                   "--batch-size", "16", *flags, env=env, timeout=900)  # fmt: skip
+
+
+def test_imagenet_weights_load_from_the_cache_offline_and_fine_tune_in_two_phases(
+    keras_home, small_data, tmp_path
+):
+    import keras
+
+    home, _ = keras_home
+    run = tmp_path / "run"
+    done = _train(home, small_data, run, "--epochs", "2", "--head-epochs", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        "epochs 1-1: head, backbone frozen" in done.stdout
+        and "epochs 2-2: head and the top 30%" in done.stdout
+    )
+    info = json.loads((run / "run.json").read_text())
+    assert info["weights"] == "imagenet" and info["head_epochs"] == 1 and info["mean"] == [127.5]
+    imagenet = keras.applications.MobileNet(
+        input_shape=(96, 96, 3), alpha=0.25, include_top=False, weights=None
+    )
+    imagenet.load_weights(home / ".keras/models" / V1_NO_TOP)
+    tuned = next(
+        layer
+        for layer in keras.models.load_model(run / "model.keras").layers
+        if isinstance(layer, keras.Model)
+    )
+    first, last = (
+        imagenet.get_layer("conv1").get_weights()[0],
+        imagenet.get_layer("conv_pw_13").get_weights()[0],
+    )
+    assert np.array_equal(tuned.get_layer("conv1").get_weights()[0], first)  # below the top 30%: frozen
+    assert not np.array_equal(tuned.get_layer("conv_pw_13").get_weights()[0], last)  # the top was tuned
+    for layer in imagenet.layers:  # batch norm in inference mode throughout: its statistics never move
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for kept, tuned_weight in zip(layer.get_weights(), tuned.get_layer(layer.name).get_weights()):
+                assert np.array_equal(kept, tuned_weight), layer.name
+
+
+def test_without_the_weights_or_a_network_the_error_says_how_to_pass_a_file(small_data, tmp_path):
+    empty_home = tmp_path / "home"
+    empty_home.mkdir()
+    done = _train(empty_home, small_data, tmp_path / "run", "--epochs", "1")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    line = done.stderr.strip()
+    assert len(line.splitlines()) == 1 and V1_NO_TOP in line and "--weights FILE" in line, line
+
+
+def test_a_weights_file_and_bad_choices(keras_home, small_data, tmp_path):
+    home, _ = keras_home
+    empty_home = tmp_path / "home"
+    empty_home.mkdir()
+    weights = home / ".keras/models" / V1_NO_TOP
+    done = _train(empty_home, small_data, tmp_path / "run", "--epochs", "1", "--weights", weights)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "run/run.json").read_text())["weights"] == V1_NO_TOP
+    done = run_cli("train", small_data, "--out", tmp_path / "r2", "--model", "mobilenet_v2", "--alpha", "0.3")
+    assert done.returncode == 2 and "ImageNet weights for --alpha 0.35, 0.5" in done.stderr, done.stderr
+    done = run_cli("train", small_data, "--out", tmp_path / "r3", "--weights", "imagenet")
+    assert done.returncode == 2 and "small_cnn has no pretrained weights" in done.stderr, done.stderr
+    done = run_cli("train", small_data, "--out", tmp_path / "r4", "--distribute", "multiworker")
+    assert done.returncode == 2 and "TF_CONFIG" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_two_worker_processes_train_the_same_run_as_one_process(trained, free_ports, tmp_path):
+    """MultiWorkerMirroredStrategy on 127.0.0.1: the same data, epochs and global batch as the one-process
+    run of the ``trained`` fixture; only the chief writes the run folder."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    run = tmp_path / "run"
+    flags = [
+        "--size",
+        "48",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "16",
+        "--seed",
+        "3",
+        "--distribute",
+        "multiworker",
+    ]
+    workers = []
+    for index in range(2):
+        env = {
+            **os.environ,
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        }
+        command = [sys.executable, "-m", "edge.cli", "train", str(trained["data"]), "--out", str(run), *flags]
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        workers.append(subprocess.Popen(command, cwd=ROOT, env=env, text=True, **pipes))
+    outputs = [w.communicate(timeout=900) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    assert "worker 1 of 2 done" in outputs[1][0] and "2 replicas" in outputs[0][0]
+    info = json.loads((run / "run.json").read_text())
+    assert info["distribute"] == "multiworker" and info["replicas"] == 2
+    alone = trained["info"].val_accuracy
+    assert abs(info["val_accuracy"] - alone) <= 0.01, (info["val_accuracy"], alone)
+
+
+def test_a_mixed_precision_model_is_float32_again_for_export():
+    import keras
+
+    from train.distribute import float32_copy
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        inputs = keras.Input((16, 16, 3))
+        x = keras.layers.Conv2D(4, 3)(inputs)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        outputs = keras.layers.Dense(3, dtype="float32")(x)
+        mixed = keras.Model(inputs, outputs)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    copy = float32_copy(mixed)
+    assert mixed.layers[1].compute_dtype == "float16"
+    assert all(layer.compute_dtype == "float32" for layer in copy.layers)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
+    assert np.allclose(copy.predict(x, verbose=0), mixed.predict(x, verbose=0), atol=1e-2)

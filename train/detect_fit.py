@@ -1,0 +1,231 @@
+"""Training a detector: a COCO, VOC or YOLO folder (or the built-in shapes) in, a run folder out.
+
+Validation mAP after every epoch (pycocotools, through edge's decoding); the best epoch is kept as
+``model.keras`` (the export model: boxes and sigmoid scores), the last in ``checkpoints/`` with
+``state.json`` for resuming; ``history.csv`` has the loss and mAP of every epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.datasets.boxes import DetectionSet
+from edge.datasets.detect import open_detection_data
+from edge.errors import EdgeError
+from train.quiet import import_tensorflow
+from train.runs import RunInfo, data_reference
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """How to train a detector (the ``edgesight train --task detect`` flags)."""
+
+    epochs: int = 30
+    size: int = 320
+    model: str = "mobilenet_v2"
+    alpha: float | None = None
+    weights: str | None = None  # None: imagenet where the backbone has it
+    batch_size: int = 16
+    seed: int = 0
+    lr: float = 2e-3
+    neck: int = 64
+    mosaic: float = 0.5
+
+    def check(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise EdgeError(f"--epochs and --batch-size must be 1 or more: {self.epochs}, {self.batch_size}")
+        if self.size % 32 or self.size < 64:
+            raise EdgeError(
+                f"--size must be a multiple of 32 (the detector's largest stride), 64 or more: {self.size}"
+            )
+
+
+def load_splits(data_dir: Path) -> tuple[DetectionSet, DetectionSet]:
+    """Training and validation splits, checked: not empty, with boxes, the same classes."""
+    train, val = open_detection_data(data_dir, "train"), open_detection_data(data_dir, "val")
+    for split in (train, val):
+        if not len(split):
+            raise EdgeError(
+                f"{data_dir} has no readable images in its {split.split} split ({split.summary()})"
+            )
+    if train.class_names != val.class_names:
+        raise EdgeError(f"{data_dir}: the train and val splits name different classes")
+    if train.boxes == 0:
+        raise EdgeError(
+            f"{data_dir} has no boxes at all in its train split: nothing to learn where things are"
+        )
+    return train, val
+
+
+def _lr(cfg: DetectConfig, epoch: int) -> float:
+    """A short warm-up, then cosine decay to 5%."""
+    if epoch == 0 and cfg.epochs > 3:
+        return cfg.lr * 0.3
+    progress = epoch / max(1, cfg.epochs - 1)
+    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _build(cfg: DetectConfig, num_classes: int):
+    import keras
+
+    from train.detect_loss import detection_loss
+    from train.models.backbones import BACKBONES, build_backbone, resolve_weights
+    from train.models.detector import build_detector
+
+    if cfg.model not in BACKBONES:
+        raise EdgeError(
+            f"unknown backbone {cfg.model!r} for a detector: choose one of {', '.join(BACKBONES)}"
+        )
+    row = BACKBONES[cfg.model]
+    alpha = row.default_alpha if cfg.alpha is None else cfg.alpha
+    weights = resolve_weights(row, "imagenet" if cfg.weights is None else cfg.weights, alpha)
+    backbone = build_backbone(row, cfg.size, alpha, weights)
+    models = build_detector(cfg.size, num_classes, backbone, cfg.neck)
+    trainer = models.train
+    trainer.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=detection_loss)
+    return trainer, models.export, weights, alpha
+
+
+class _Progress:
+    """The epoch-end work ``fit`` callbacks would do: validation mAP, best and last checkpoints."""
+
+    def __init__(self, export, val: DetectionSet, cfg: DetectConfig, run_dir: Path) -> None:
+        self.export, self.val, self.cfg, self.run_dir = export, val, cfg, run_dir
+        self.best = _best_so_far(run_dir)
+
+    def callback(self, names: tuple[str, ...]):
+        import keras
+
+        from train.detect_eval import evaluate_keras_detector
+
+        outer = self
+
+        class EpochEnd(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                ev = evaluate_keras_detector(outer.export, outer.val, outer.cfg.size)
+                better = ev.mAP50_95 > outer.best
+                if better:
+                    outer.best = ev.mAP50_95
+                    outer.export.save(outer.run_dir / "model.keras")
+                outer.export.save(outer.run_dir / "checkpoints" / "last.keras")
+                state = {"epoch": epoch + 1, "classes": list(names), "size": outer.cfg.size, "task": "detect"}
+                (outer.run_dir / "checkpoints" / "state.json").write_text(json.dumps(state))
+                loss = float((logs or {}).get("loss", float("nan")))
+                _history(outer.run_dir, epoch, loss, ev.mAP50_95, ev.mAP50)
+                mark = " (best)" if better else ""
+                print(
+                    f"epoch {epoch + 1}: val mAP@[.5:.95] {ev.mAP50_95:.3f}, mAP@.5 {ev.mAP50:.3f}{mark}",
+                    flush=True,
+                )
+
+        return EpochEnd()
+
+
+def _best_so_far(run_dir: Path) -> float:
+    path = run_dir / "history.csv"
+    if not path.is_file():
+        return -1.0
+    with path.open() as f:
+        return max((float(r["val_mAP50_95"]) for r in csv.DictReader(f)), default=-1.0)
+
+
+def _history(run_dir: Path, epoch: int, loss: float, map50_95: float, map50: float) -> None:
+    path = run_dir / "history.csv"
+    new = not path.is_file()
+    with path.open("a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(["epoch", "loss", "val_mAP50_95", "val_mAP50"])
+        writer.writerow([epoch, f"{loss:.6f}", f"{map50_95:.6f}", f"{map50:.6f}"])
+
+
+def _resume(run_dir: Path, export, names: tuple[str, ...], size: int) -> int:
+    """Load checkpoints/last.keras's weights when they belong to this data and size; the epoch."""
+    import keras
+
+    last, state_file = run_dir / "checkpoints" / "last.keras", run_dir / "checkpoints" / "state.json"
+    if not (last.is_file() and state_file.is_file()):
+        return 0
+    fix = f"delete {run_dir / 'checkpoints'} to start over"
+    try:
+        state = json.loads(state_file.read_text())
+        epoch = int(state["epoch"])
+        if state.get("classes") != list(names) or state.get("size") != size:
+            return 0
+        export.set_weights(keras.models.load_model(last).get_weights())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise EdgeError(f"cannot resume from {last}: {type(exc).__name__}: {str(exc)[:150]}: {fix}") from None
+    print(f"resuming from {last} after epoch {epoch}", flush=True)
+    return epoch
+
+
+def train_detector(data_dir: Path, run_dir: Path, cfg: DetectConfig) -> RunInfo:
+    """Train a detector and write the run folder; resumes from ``checkpoints/last.keras``."""
+    cfg.check()
+    train_set, val_set = load_splits(data_dir)
+    for line in (train_set.summary(), val_set.summary()):
+        print(line, flush=True)
+    import_tensorflow()
+    import keras
+
+    from train.data.detect_augment import Augment
+    from train.data.detect_pipeline import Sampler, make_detect_dataset
+
+    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    trainer, export, weights, alpha = _build(cfg, len(train_set.class_names))
+    start = _resume(run_dir, export, train_set.class_names, cfg.size)
+    augment = Augment(mosaic=cfg.mosaic)
+    train_ds = make_detect_dataset(Sampler(train_set, cfg.size, True, augment), cfg.batch_size, cfg.seed)
+    progress = _Progress(export, val_set, cfg, run_dir)
+    callbacks = [
+        keras.callbacks.LearningRateScheduler(lambda epoch: _lr(cfg, epoch)),
+        progress.callback(train_set.class_names),
+    ]
+    print(f"training a detector on {cfg.model} (alpha {alpha:g}, weights {weights or 'none'}), "
+          f"{cfg.size}px, epochs {start + 1}-{cfg.epochs}", flush=True)  # fmt: skip
+    began = time.perf_counter()
+    if start < cfg.epochs:
+        verbose = 1 if sys.stdout.isatty() else 2
+        trainer.fit(train_ds, epochs=cfg.epochs, initial_epoch=start, callbacks=callbacks, verbose=verbose)
+    seconds = time.perf_counter() - began
+    return _finish(data_dir, run_dir, cfg, (train_set, val_set), (weights, alpha), seconds)
+
+
+def _finish(data_dir, run_dir, cfg, splits, chosen, seconds) -> RunInfo:
+    import keras
+
+    from train.detect_eval import evaluate_keras_detector
+
+    train_set, val_set = splits
+    weights, alpha = chosen
+    best = keras.models.load_model(run_dir / "model.keras")
+    ev = evaluate_keras_detector(best, val_set, cfg.size)
+    info = RunInfo(
+        model=cfg.model,
+        size=cfg.size,
+        class_names=train_set.class_names,
+        mean=(127.5,),
+        std=(127.5,),
+        data=data_reference(data_dir, run_dir),
+        val_split=0.0,
+        seed=cfg.seed,
+        epochs=cfg.epochs,
+        train_images=len(train_set),
+        val_images=len(val_set),
+        val_accuracy=ev.mAP50_95,  # the run's main validation figure: mAP@[.5:.95] for a detector
+        seconds=seconds,
+        alpha=alpha,
+        weights="none" if weights is None else weights if weights == "imagenet" else Path(weights).name,
+        task="detect",
+        val_map50_95=ev.mAP50_95,
+        val_map50=ev.mAP50,
+    )
+    info.save(run_dir)
+    return info

@@ -1,0 +1,198 @@
+"""A small anchor-free detector for CPUs and Raspberry Pis, designed for full-integer int8.
+
+    backbone (MobileNet-style, width multiplier) -> C3, C4, C5 (strides 8, 16, 32)
+    -> light FPN (top-down) + PAN (bottom-up), depthwise-separable, ``neck`` channels
+    -> one head shared by the three levels: class logits, and box distances (left, top, right, bottom)
+       as a sigmoid times the level's reach (bounded, so int8 keeps them)
+    -> boxes [1, N, 4] as xmin, ymin, xmax, ymax normalised to the input and clipped to 0..1, and
+       scores [1, N, C] (sigmoid): SEPARATE outputs, so each has its own int8 scale.
+
+Activations are ReLU6 throughout (bounded); every op is a TFLite builtin. ``train`` is the model Keras
+trains (boxes and logits in one tensor); ``export`` shares its weights and has the two outputs, boxes
+and sigmoid scores, that the .tflite holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from edge.errors import EdgeError
+
+STRIDES = (8, 16, 32)
+REACH = (64.0, 128.0, 384.0)  # pixels: the longest box distance each level can express
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """The anchor points of every level, in the order of the outputs: centres (N, 2) in input pixels,
+    and each point's level (N,)."""
+
+    size: int
+    centers: np.ndarray
+    level: np.ndarray
+
+    @property
+    def count(self) -> int:
+        return len(self.centers)
+
+
+def anchors_for(size: int) -> Anchors:
+    if size % STRIDES[-1]:
+        raise EdgeError(
+            f"--size must be a multiple of {STRIDES[-1]} (the network's largest stride), got {size}"
+        )
+    centers, levels = [], []
+    for level, stride in enumerate(STRIDES):
+        n = size // stride
+        ys, xs = np.mgrid[0:n, 0:n].astype(np.float32)
+        centers.append(np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1))
+        levels.append(np.full(n * n, level, dtype=np.int64))
+    return Anchors(size, np.concatenate(centers), np.concatenate(levels))
+
+
+def _conv_bn(x, filters: int, kernel: int = 1, strides: int = 1, name: str = ""):
+    layers = keras.layers
+    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(
+        x
+    )
+    x = layers.BatchNormalization(momentum=0.97, name=f"{name}_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_relu")(x)
+
+
+def _separable(x, filters: int, strides: int = 1, name: str = ""):
+    """Depthwise 3x3 + pointwise 1x1, each with batch norm and ReLU6."""
+    from keras import layers
+
+    x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.BatchNormalization(momentum=0.97, name=f"{name}_dw_bn")(x)
+    x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
+    return _conv_bn(x, filters, name=f"{name}_pw")
+
+
+def feature_maps(backbone, size: int) -> list:
+    """The backbone's last outputs at strides 8, 16 and 32."""
+    by_stride = {}
+    for layer in backbone.layers:
+        shape = layer.output.shape if hasattr(layer, "output") else None
+        if shape is not None and len(shape) == 4 and shape[1]:
+            stride = size // shape[1]
+            if stride in STRIDES and size % shape[1] == 0:
+                by_stride[stride] = layer.output
+    missing = [s for s in STRIDES if s not in by_stride]
+    if missing:
+        raise EdgeError(f"the backbone has no feature map at stride {missing}: pick another --model")
+    return [by_stride[s] for s in STRIDES]
+
+
+def neck(features: list, channels: int) -> list:
+    """FPN (top-down, nearest upsampling) then PAN (bottom-up, stride-2 depthwise)."""
+    from keras import layers
+
+    lateral = [_conv_bn(f, channels, name=f"lateral{i}") for i, f in enumerate(features)]
+    top_down = [lateral[2]]
+    for i in (1, 0):
+        up = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}")(top_down[0])
+        merged = layers.Add(name=f"fpn{i}_add")([lateral[i], up])
+        top_down.insert(0, _separable(merged, channels, name=f"fpn{i}"))
+    out = [top_down[0]]
+    for i in (1, 2):
+        down = _separable(out[-1], channels, strides=2, name=f"down{i}")
+        merged = layers.Add(name=f"pan{i}_add")([top_down[i], down])
+        out.append(_separable(merged, channels, name=f"pan{i}"))
+    return out
+
+
+def head(levels: list, channels: int, num_classes: int, size: int) -> tuple:
+    """Shared class and box branches; per level the box distances are scaled to its reach."""
+    from keras import layers
+
+    tower_cls = [_SharedTower(channels, "cls"), _SharedTower(channels, "box")]
+    cls_out = layers.Conv2D(num_classes, 1, name="cls_logits", bias_initializer=_prior(0.01))
+    box_out = layers.Conv2D(4, 1, name="box_distances")
+    logits, distances = [], []
+    for level, feature in enumerate(levels):
+        c = cls_out(tower_cls[0](feature))
+        d = layers.Activation("sigmoid", name=f"distance_sigmoid{level}")(box_out(tower_cls[1](feature)))
+        d = layers.Rescaling(REACH[level], name=f"distance_reach{level}")(d)
+        logits.append(layers.Reshape((-1, num_classes), name=f"logits_flat{level}")(c))
+        distances.append(layers.Reshape((-1, 4), name=f"distances_flat{level}")(d))
+    logits = layers.Concatenate(axis=1, name="logits")(logits)
+    distances = layers.Concatenate(axis=1, name="distances")(distances)
+    return logits, distances
+
+
+def _prior(p: float):
+    import keras
+
+    return keras.initializers.Constant(float(-np.log((1 - p) / p)))
+
+
+class _SharedTower:
+    """One separable conv block whose layers are reused on every level (weights shared)."""
+
+    def __init__(self, channels: int, name: str) -> None:
+        from keras import layers
+
+        self.layers = [
+            layers.DepthwiseConv2D(3, padding="same", use_bias=False, name=f"{name}_tower_dw"),
+            layers.ReLU(6.0, name=f"{name}_tower_dw_relu"),
+            layers.Conv2D(channels, 1, use_bias=True, name=f"{name}_tower_pw"),
+            layers.ReLU(6.0, name=f"{name}_tower_pw_relu"),
+        ]
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+@keras.saving.register_keras_serializable(package="edgesight")
+class DecodeBoxes(keras.layers.Layer):
+    """Distances (B, N, 4) in pixels -> boxes (B, N, 4) xmin, ymin, xmax, ymax normalised to the input,
+    clipped to 0..1: the anchor centres are constants of the graph (ADD, MUL, MINIMUM, MAXIMUM)."""
+
+    def __init__(self, size: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.size = size
+        anchors = anchors_for(size)
+        self._centers = (np.concatenate([anchors.centers, anchors.centers], axis=1) / size)[None]
+        self._signs = np.array([-1, -1, 1, 1], np.float32) / size
+
+    def call(self, distances):
+        from keras import ops
+
+        centers = ops.convert_to_tensor(self._centers.astype(np.float32))
+        return ops.clip(centers + distances * self._signs, 0.0, 1.0)
+
+    def compute_output_shape(self, shape):
+        return shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "size": self.size}
+
+
+@dataclass(frozen=True)
+class DetectorModels:
+    train: object  # image -> (B, N, 4 + C): boxes then class logits, what the loss reads
+    export: object  # image -> {"boxes", "scores"}
+    backbone: object
+
+
+def build_detector(size: int, num_classes: int, backbone, channels: int = 64) -> DetectorModels:
+    """The detector on ``backbone`` (a Keras model taking (size, size, 3) inputs in [-1, 1])."""
+    import keras
+    from keras import layers
+
+    anchors_for(size)  # the size check, with its message
+    inputs = keras.Input((size, size, 3), name="image")
+    features = keras.Model(backbone.inputs, feature_maps(backbone, size), name="features")(inputs)
+    logits, distances = head(neck(list(features), channels), channels, num_classes, size)
+    boxes = DecodeBoxes(size, name="boxes")(distances)
+    joined = layers.Concatenate(axis=-1, name="boxes_logits")([boxes, logits])
+    train = keras.Model(inputs, joined, name="detector_trainer")
+    scores = layers.Activation("sigmoid", name="scores")(logits)
+    export = keras.Model(inputs, {"boxes": boxes, "scores": scores}, name="detector")
+    return DetectorModels(train, export, backbone)
