@@ -11,7 +11,7 @@ EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py test
 	tests/test_detect_assets.py tests/test_bench.py
 
 .PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps \
-	bench-table bench-honesty pi-check
+	bench-table bench-honesty pi-check python-versions demo-detect detect-speed
 
 # Real peers for the tests, from Debian: a mosquitto broker and headless Chromium (live outputs), an
 # OpenSSH server and rsync (deploy), Xvfb and xdotool (the --show window; the GUI OpenCV needs libGL
@@ -115,6 +115,14 @@ pi-check: $(STAMP) $(TFLRT_STAMP) system-deps
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(PI_PACKAGES) >/dev/null; }
 	test -f runs/demo/models/model_int8.tflite || $(VENV)/bin/edgesight demo --out runs/demo
 	$(PY) tools/pi_check.py
+
+# Issue 14: the edge tests under Python 3.9, 3.11 and 3.13 on Debian 11, 12 and 13 root filesystems (amd64,
+# debootstrap, chroot; needs root). Not part of make test: it builds three root filesystems.
+python-versions: $(STAMP)
+	@[ "$$(id -u)" = 0 ] || { echo "python-versions needs root (debootstrap, chroot, mount)"; exit 2; }
+	command -v debootstrap >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }
+	$(PY) tools/py_chroots.py
 
 lint: $(STAMP)
 	$(LINT)

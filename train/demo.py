@@ -34,9 +34,9 @@ def _step(n: int, text: str) -> None:
     print(f"\n[{n}/5] {text}", flush=True)
 
 
-def live_run(model: Path, out: Path, frames: int, seed: int):
-    """The model on the synthetic camera, writing live.mp4 and live.jsonl and keeping sample frames;
-    returns (summary, runtime label, sample paths)."""
+def live_run(model: Path, out: Path, frames: int, seed: int, source=None):
+    """The model on the synthetic camera (or ``source``), writing live.mp4 and live.jsonl and keeping
+    sample frames; returns (summary, runtime label, sample paths)."""
     samples: list[Path] = []
 
     def keep_samples(frame, result) -> None:
@@ -47,7 +47,7 @@ def live_run(model: Path, out: Path, frames: int, seed: int):
 
     with (
         load(model, threads=THREADS) as task,
-        SyntheticSource(frames=frames, seed=seed + 1) as source,
+        source or SyntheticSource(frames=frames, seed=seed + 1) as source,
         VideoSink(out / "live.mp4") as video,
         JsonlSink(out / "live.jsonl") as jsonl,
     ):

@@ -84,7 +84,8 @@ def _build(cfg: DetectConfig, num_classes: int):
         )
     row = BACKBONES[cfg.model]
     alpha = row.default_alpha if cfg.alpha is None else cfg.alpha
-    weights = resolve_weights(row, "imagenet" if cfg.weights is None else cfg.weights, alpha)
+    default = "imagenet" if row.alphas else "none"  # ImageNet weights where the backbone has them
+    weights = resolve_weights(row, default if cfg.weights is None else cfg.weights, alpha)
     backbone = build_backbone(row, cfg.size, alpha, weights)
     models = build_detector(cfg.size, num_classes, backbone, cfg.neck)
     trainer = models.train

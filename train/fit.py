@@ -57,8 +57,12 @@ class TrainConfig:
                 raise EdgeError(f"{name} must be above 0, got {value}")
 
     def weights_or_default(self) -> str | None:
+        """The weights asked for, else ImageNet where the backbone has them, else none."""
         if self.weights is None:
-            return None if self.model == SMALL_CNN else "imagenet"
+            from train.models.backbones import BACKBONES
+
+            has = self.model in BACKBONES and BACKBONES[self.model].alphas
+            return "imagenet" if has else None
         return None if self.weights == "none" else self.weights
 
 

@@ -86,6 +86,32 @@ def plot_variants(results: list[VariantResult], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_per_class(results: list[VariantResult], path: Path) -> None:
+    """AP@[.5:.95] (or accuracy) of each class, one bar per variant."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from train.evaluate import per_class
+
+    names = list(per_class(results[0].evaluation))
+    fig, ax = plt.subplots(figsize=(max(6, len(names) * 1.2), 3.6))
+    width = 0.8 / len(results)
+    for i, r in enumerate(results):
+        values = [per_class(r.evaluation)[n] * 100 for n in names]
+        xs = [k + i * width for k in range(len(names))]
+        ax.bar(xs, values, width, label=r.variant, color=PALETTE[i % len(PALETTE)])
+    ax.set_xticks([k + width * (len(results) - 1) / 2 for k in range(len(names))], names)
+    ax.set_ylabel("AP@[.5:.95] (%)" if "mAP50_95" in results[0].summary() else "accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    ax.set_title("per class", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_confusion(result: VariantResult, path: Path) -> None:
     import matplotlib
 

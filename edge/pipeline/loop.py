@@ -19,10 +19,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from edge.errors import EdgeError, StopRun
 from edge.pipeline.stats import STAGES, LiveStats
+from edge.pipeline.truth import ObjectTally, agrees, result_labels
 from edge.sinks.base import Sink
 from edge.sinks.render import draw
 from edge.sources import Frame, Source
@@ -63,6 +62,7 @@ class RunSummary:
     truth_agreement: float | None
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM
     outputs: dict[str, int] = field(default_factory=dict)  # the outputs' own counters
+    objects: ObjectTally | None = None  # detection against truth, on sources with objects
 
     def lines(self) -> list[str]:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in self.stage_ms.items())
@@ -77,28 +77,13 @@ class RunSummary:
                 f"mqtt: {self.outputs.get('mqtt_published', 0)} events published, "
                 f"{self.outputs.get('mqtt_dropped', 0)} dropped while the broker was away"
             )
+        if self.objects is not None:
+            out.append(self.objects.line())
         if self.truth_agreement is not None:
             out.append(
                 f"agreement with ground truth: {self.truth_agreement:.1%} of {self.truth_frames} frames"
             )
         return out
-
-
-def agrees(result: Classes | Detections, truth: dict) -> bool:
-    """Does a result name the true label (top-1 for classes, any box for detections)?"""
-    if isinstance(result, Classes):
-        return len(result) > 0 and result.labels[0] == truth.get("label")
-    return truth.get("label") in result.labels
-
-
-def result_labels(result: Classes | Detections) -> list[str]:
-    """The labels a result counts for: top-1 for classes, every box for detections."""
-    names = [lb if lb is not None else str(i) for lb, i in zip(result.labels, _ids(result))]
-    return names[:1] if isinstance(result, Classes) else names
-
-
-def _ids(result: Classes | Detections) -> np.ndarray:
-    return result.ids if isinstance(result, Classes) else result.class_ids
 
 
 _END = object()
@@ -249,7 +234,8 @@ class _Pace:
             self.next_start = max(self.next_start + self.interval, time.monotonic() - self.interval)
 
 
-def _summary(stats: LiveStats, mode: str, seconds: float, truths: int, hits: int, interrupted: bool):
+def _summary(stats: LiveStats, mode: str, seconds: float, truths: int, hits: int, interrupted: bool,
+             objects: ObjectTally):  # fmt: skip
     hist = stats.stages
     return RunSummary(
         frames=stats.frames,
@@ -266,6 +252,7 @@ def _summary(stats: LiveStats, mode: str, seconds: float, truths: int, hits: int
         truth_agreement=hits / truths if truths else None,
         interrupted=interrupted,
         outputs=dict(stats.outputs),
+        objects=objects if objects.objects or objects.detections else None,
     )
 
 
@@ -294,6 +281,7 @@ def run(
     capture = _Worker("capture", lambda: _capture(source, slot, stop, stats), stop)
     outputs = _Worker("outputs", lambda: _outputs(out, sinks, stop, stats, overlay), stop)
     hits = truths = 0
+    objects = ObjectTally()
     pace = _Pace(max_fps)
     start = time.perf_counter()
     interrupted = False
@@ -316,8 +304,11 @@ def run(
             result, times = _infer(task, frame)
             age = time.monotonic() - frame.timestamp
             if frame.truth is not None:
-                truths += 1
-                hits += agrees(result, frame.truth)
+                if "objects" in frame.truth:
+                    objects.add(result, frame.truth["objects"])
+                else:
+                    truths += 1
+                    hits += agrees(result, frame.truth)
             if on_result is not None:
                 on_result(frame, result)
             out.put(Item(frame, result, {"capture": capture_s, **times}, age), stop)
@@ -333,4 +324,4 @@ def run(
     for worker in (outputs, capture):
         if worker.error is not None and not isinstance(worker.error, StopRun):
             raise worker.error
-    return _summary(stats, mode, time.perf_counter() - start, truths, hits, interrupted)
+    return _summary(stats, mode, time.perf_counter() - start, truths, hits, interrupted, objects)

@@ -1,7 +1,8 @@
 """Frame sources behind one interface: ``open_source(spec)`` gives a context manager of ``Frame``.
 
-``synthetic``, a camera index (``0``), ``picamera``, a video file, an image folder or glob, an RTSP /
-HTTP / MJPEG URL, or a GStreamer pipeline (``... ! appsink``).
+``synthetic`` (``synthetic:objects``: several objects to detect), a camera index (``0``), ``picamera``,
+a video file, an image folder or glob, an RTSP / HTTP / MJPEG URL, or a GStreamer pipeline
+(``... ! appsink``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ def open_source(
             height=height or 480,
             fps=fps or 30.0,
         )
+    if spec == "synthetic:objects":
+        from edge.sources.scene import SceneSource
+
+        return SceneSource(
+            frames=frames or 300, seed=seed, realtime=realtime, width=width or 640, height=height or 480,
+            fps=fps or 30.0,
+        )  # fmt: skip
     if spec == "picamera":
         from edge.sources.picamera import PicameraSource
 

@@ -69,6 +69,33 @@ def _v3(large: bool, minimalistic: bool):
     return build
 
 
+def _tiny(input_shape, alpha, weights):
+    """MobileNet-style and small enough to train on a CPU in minutes: a stem of two regular 3x3
+    convolutions to stride 4 (depthwise convolutions are slow to train at high resolution on CPUs),
+    then depthwise-separable blocks with ReLU6 to stride 32. No pretrained weights."""
+    import keras
+    from keras import layers
+
+    def width(c: int) -> int:
+        return max(8, round(c * alpha / 8) * 8)
+
+    def conv(x, filters, kernel, strides, name):
+        x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
+        x = layers.BatchNormalization(momentum=0.97, name=f"{name}_bn")(x)
+        return layers.ReLU(6.0, name=f"{name}_relu")(x)
+
+    inputs = keras.Input(input_shape, name="image")
+    x = conv(inputs, width(16), 3, 2, "stem1")
+    x = conv(x, width(32), 3, 2, "stem2")
+    plan = ((64, 2), (64, 1), (128, 2), (128, 1), (128, 1), (256, 2), (256, 1))
+    for i, (filters, strides) in enumerate(plan):
+        x = layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False, name=f"block{i}_dw")(x)
+        x = layers.BatchNormalization(momentum=0.97, name=f"block{i}_dw_bn")(x)
+        x = layers.ReLU(6.0, name=f"block{i}_dw_relu")(x)
+        x = conv(x, width(filters), 1, 1, f"block{i}_pw")
+    return keras.Model(inputs, x, name=f"mobilenet_tiny_{alpha:g}")
+
+
 def _alpha_text(alpha: float) -> str:
     return {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}.get(alpha, str(alpha))
 
@@ -92,6 +119,7 @@ V3_MIN = "ReLU, no SE"
 BACKBONES: dict[str, Backbone] = {
     b.name: b
     for b in (
+        Backbone("mobilenet_tiny", "regular-conv stem, depthwise-separable, ReLU6", (), 1.0, _tiny),
         Backbone("mobilenet_v1", "MobileNet v1, ReLU6", (0.25, 0.5, 0.75, 1.0), 0.25, _v1),
         Backbone("mobilenet_v2", "MobileNet v2, ReLU6", (0.35, 0.5, 0.75, 1.0, 1.3, 1.4), 0.35, _v2),
         Backbone("mobilenet_v3_small", f"MobileNet v3 small, {V3_NOTE}", (0.75, 1.0), 1.0, _v3(False, False)),
@@ -101,6 +129,7 @@ BACKBONES: dict[str, Backbone] = {
     )
 }  # fmt: skip
 WEIGHTS_FILES: dict[str, Callable[[float, int], str]] = {
+    "mobilenet_tiny": lambda alpha, size: "(none: mobilenet_tiny has no pretrained weights)",
     "mobilenet_v1": _v1_file,
     "mobilenet_v2": _v2_file,
     "mobilenet_v3_small": _v3_file("small"),
@@ -115,6 +144,10 @@ def resolve_weights(backbone: Backbone, weights: str | None, alpha: float) -> st
     if weights in (None, "none"):
         return None
     if weights == IMAGENET:
+        if not backbone.alphas:
+            raise EdgeError(
+                f"{backbone.name} has no ImageNet weights: --weights none (its default) or a file"
+            )
         if alpha not in backbone.alphas:
             have = ", ".join(f"{a:g}" for a in backbone.alphas)
             raise EdgeError(
