@@ -124,6 +124,15 @@ python-versions: $(STAMP)
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }
 	$(PY) tools/py_chroots.py
 
+# Issue 16: the detection demo (data, training, export, mAP through edge, live run, report; exit 1 when a
+# target is missed), and our int8 detector's invoke p50 against SSD MobileNet v1's.
+demo-detect: $(STAMP)
+	$(VENV)/bin/edgesight demo --task detect --out runs/demo-detect
+
+detect-speed: $(STAMP)
+	test -f runs/demo-detect/models/model_int8.tflite || $(VENV)/bin/edgesight demo --task detect --out runs/demo-detect
+	$(PY) tools/detect_speed.py runs/demo-detect/models/model_int8.tflite
+
 lint: $(STAMP)
 	$(LINT)
 

@@ -25,6 +25,9 @@ SHARED = ROOT.parent / "shared"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = "python3,python3-venv,ca-certificates,libgl1,libglib2.0-0,util-linux"
 READY = ".edgesight-chroot"
+HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
+CA_IN_CHROOT = "/etc/ssl/certs/edgesight-host-ca.crt"
+PASSED_ON = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
 PYTHONS = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
 
 
@@ -77,6 +80,9 @@ def mounts(path: Path):
             if target in ("project", "shared"):
                 sh("mount", "-o", "remount,bind,ro", path / target)
         (path / "etc/resolv.conf").write_text(Path("/etc/resolv.conf").read_text())
+        host_ca = Path(os.environ.get("PIP_CERT") or os.environ.get("SSL_CERT_FILE") or HOST_CA)
+        if host_ca.is_file():  # this network's TLS proxy: pip in the chroot trusts what the host trusts
+            (path / CA_IN_CHROOT.lstrip("/")).write_bytes(host_ca.read_bytes())
         yield
     finally:
         for target in reversed(done):
@@ -93,6 +99,9 @@ def run_release(path: Path, release: str) -> tuple[bool, str]:
         f"/venv/bin/python -m pytest -q -p no:cacheprovider {tests}"
     )
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}
+    env.update({k: v for k, v in os.environ.items() if k in PASSED_ON})
+    if (path / CA_IN_CHROOT.lstrip("/")).is_file():
+        env.update(PIP_CERT=CA_IN_CHROOT, SSL_CERT_FILE=CA_IN_CHROOT, REQUESTS_CA_BUNDLE=CA_IN_CHROOT)
     done = subprocess.run(["chroot", str(path), "sh", "-c", script], capture_output=True, text=True, env=env)
     lines = done.stdout.strip().splitlines()
     version = next((ln for ln in lines if ln.startswith("Python ")), "Python ?")

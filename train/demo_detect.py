@@ -111,7 +111,8 @@ def _report(out: Path, results, summary: dict, samples: list[Path], live) -> Pat
     plot_variants(results, out / "variants.png")
     plot_per_class(results, out / "per_class.png")
     notes = [
-        "mAP: pycocotools' COCOeval on the validation split, score threshold 0.001, 100 detections per image; "
+        "mAP: pycocotools' COCOeval on the validation split, score threshold 0.001, "
+        "100 detections per image; "
         "the .tflite files through edge (letterbox, decoding, class-wise NMS), the Keras model through the "
         "same decoding.",
         f"Latency: invoke() p50 on {summary['runtime']}.",
