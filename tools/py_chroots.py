@@ -23,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MIRROR = "http://deb.debian.org/debian"
-PACKAGES = "python3,python3-venv,ca-certificates,libgl1,libglib2.0-0,util-linux"
+PACKAGES = "python3,python3-venv,ca-certificates,libgl1,util-linux"
+GLIB = {"trixie": "libglib2.0-0t64"}  # renamed in Debian 13 (the 64-bit time_t transition)
 READY = ".edgesight-chroot"
 HOST_CA = "/etc/ssl/certs/ca-certificates.crt"
 CA_IN_CHROOT = "/etc/ssl/certs/edgesight-host-ca.crt"
@@ -58,7 +59,14 @@ def rootfs(path: Path, release: str) -> None:
         return
     print(f"py_chroots: debootstrap {release} into {path} (once)", flush=True)
     path.mkdir(parents=True, exist_ok=True)
-    sh("debootstrap", "--variant=minbase", f"--include={PACKAGES}", release, path, MIRROR)
+    sh(
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={PACKAGES},{GLIB.get(release, 'libglib2.0-0')}",
+        release,
+        path,
+        MIRROR,
+    )
     (path / READY).write_text(release)
 
 
