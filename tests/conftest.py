@@ -22,6 +22,21 @@ from tools.testbed import (  # noqa: F401 (re-exported for the tests)
 
 HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
 needs_tensorflow = pytest.mark.skipif(not HAS_TENSORFLOW, reason="device-only environment: no TensorFlow")
+REQUIRED = os.environ.get("EDGESIGHT_REQUIRE_ASSETS") == "1"  # make test and CI: nothing may be missing
+
+
+def needs_peer(missing: bool, reason: str):
+    """A test that talks to a real program (sshd, mosquitto, Chromium, Xvfb): when ``missing``, it
+    skips, except under ``make test`` (which installs them), where it fails with ``reason``."""
+    return pytest.mark.needs_peer(missing=missing, reason=reason)
+
+
+def pytest_runtest_setup(item) -> None:
+    for mark in item.iter_markers("needs_peer"):
+        if mark.kwargs["missing"]:
+            if REQUIRED:
+                pytest.fail(mark.kwargs["reason"], pytrace=False)
+            pytest.skip(mark.kwargs["reason"])
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +45,7 @@ def assets() -> Path:
     EDGESIGHT_REQUIRE_ASSETS=1: there a missing folder fails every test that needs it."""
     if not (ASSETS / "README.md").is_file():
         message = f"third-party assets not found at {ASSETS} (CI provides ../shared/assets)"
-        if os.environ.get("EDGESIGHT_REQUIRE_ASSETS") == "1":
+        if REQUIRED:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     return ASSETS

@@ -20,7 +20,7 @@ import pytest
 from edge.deploy.probe import Device, choose_interpreter, parse_probe
 from edge.deploy.ssh import mask
 from edge.errors import EdgeError
-from tests.conftest import ASSETS, ROOT, free_port, run_cli, start_cli, stop, wait_for
+from tests.conftest import ASSETS, ROOT, free_port, needs_peer, run_cli, start_cli, stop, wait_for
 from tests.sshd import HOST, SSHD, start_sshd
 
 MODEL = ASSETS / "models/classification/mobilenet_v1_0.25_224_quant.tflite"
@@ -28,7 +28,7 @@ LABELS = ASSETS / "models/classification/labels.txt"
 FLOAT = ASSETS / "models/classification/mobilenet_v1_0.25_224_1_metadata_1.tflite"
 TOKEN = "deploy-s3cret"
 
-needs_ssh = pytest.mark.skipif(
+needs_ssh = needs_peer(
     not (Path(SSHD).exists() and shutil.which("rsync") and shutil.which("ssh")),
     reason="needs sshd, ssh and rsync (make test installs openssh-server and rsync)",
 )

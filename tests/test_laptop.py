@@ -17,14 +17,12 @@ from pathlib import Path
 import cv2
 import pytest
 
-from tests.conftest import ROOT, free_port, needs_tensorflow
+from tests.conftest import ROOT, free_port, needs_peer, needs_tensorflow
 from tests.xvfb import XDOTOOL, XVFB, start_xvfb
 
 pytestmark = [
     needs_tensorflow,
-    pytest.mark.skipif(
-        XVFB is None or XDOTOOL is None, reason="needs Xvfb and xdotool: make test installs them"
-    ),
+    needs_peer(XVFB is None or XDOTOOL is None, reason="needs Xvfb and xdotool: make test installs them"),
 ]
 
 

@@ -17,6 +17,7 @@ from tests.conftest import (
     SSD_LABELS,
     SSD_MODEL,
     free_port,
+    needs_peer,
     run_cli,
     start_cli,
     stop,
@@ -26,7 +27,7 @@ from tests.conftest import (
 MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
 )
-pytestmark = pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto not installed: make test installs it")
+pytestmark = needs_peer(MOSQUITTO is None, reason="mosquitto not installed: make test installs it")
 
 
 class Broker:

@@ -16,6 +16,7 @@ from tests.conftest import (
     SSD_LABELS,
     SSD_MODEL,
     free_port,
+    needs_peer,
     run_cli,
     start_cli,
     stop,
@@ -92,7 +93,7 @@ def test_metrics_and_health(server):
     assert status == 200 and json.loads(body)["status"] == "ok"
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed: make test installs it")
+@needs_peer(CHROMIUM is None, reason="chromium not installed: make test installs it")
 def test_the_page_shows_the_stream_and_the_stats_update_in_chromium(server):
     from playwright.sync_api import sync_playwright
 

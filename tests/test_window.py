@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 import edge
-from tests.conftest import ROOT
+from tests.conftest import ROOT, needs_peer
 from tests.xvfb import XDOTOOL, XVFB, start_xvfb
 
 MODEL = "models/classification/mobilenet_v1_0.25_224_quant.tflite"
 TITLE = "mobilenet_v1_0.25_224_quant"
 
-pytestmark = pytest.mark.skipif(
+pytestmark = needs_peer(
     XVFB is None or XDOTOOL is None, reason="needs Xvfb and xdotool: make test installs them"
 )
 

@@ -249,6 +249,20 @@ def main() -> int:
                 host = sh(
                     host_python, "-m", "edge.cli", "run", args.model, *run_args, "--jsonl", "-", cwd=ROOT
                 )
+                bench_json = work / f"bench-{interpreter}.json"
+                sh(
+                    sys.executable, "-m", "edge.cli", "bench", args.model, "--on", HOST, "--ssh-config", config,
+                    "--remote-dir", remote_dir, "--interpreter", interpreter, "--wheelhouse", wheels,
+                    "--threads", "1", "--runs", "20", "--warmup", "3", "--json", bench_json, cwd=ROOT,
+                    timeout=1800,
+                )  # fmt: skip
+                timed = json.loads(bench_json.read_text())["results"]
+                timed = timed[0] if isinstance(timed, list) else timed
+                print(
+                    f"pi-check: {interpreter}: edgesight bench --on: p50 {timed['p50_ms']:.2f} ms under "
+                    "EMULATION (qemu-user on x86; not a Pi's speed)",
+                    flush=True,
+                )
                 a, b = frames(device.stdout), frames(host.stdout)
                 same = sum(agree(x, y) for x, y in zip(a, b))
                 results[interpreter] = (same, len(b), len(a))
