@@ -252,8 +252,8 @@ def main() -> int:
                 bench_json = work / f"bench-{interpreter}.json"
                 sh(
                     sys.executable, "-m", "edge.cli", "bench", args.model, "--on", HOST,
-                    "--ssh-config", config, "--remote-dir", remote_dir, "--interpreter", interpreter, "--wheelhouse", wheels,
-                    "--threads", "1", "--runs", "20", "--warmup", "3", "--json", bench_json, cwd=ROOT,
+                    "--ssh-config", config, "--remote-dir", remote_dir, "--interpreter", interpreter,
+                    "--wheelhouse", wheels, "--threads", "1", "--runs", "20", "--warmup", "3", "--json", bench_json, cwd=ROOT,
                     timeout=1800,
                 )  # fmt: skip
                 timed = json.loads(bench_json.read_text())["results"]
