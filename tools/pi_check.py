@@ -250,12 +250,10 @@ def main() -> int:
                     host_python, "-m", "edge.cli", "run", args.model, *run_args, "--jsonl", "-", cwd=ROOT
                 )
                 bench_json = work / f"bench-{interpreter}.json"
-                sh(
-                    sys.executable, "-m", "edge.cli", "bench", args.model, "--on", HOST,
-                    "--ssh-config", config, "--remote-dir", remote_dir, "--interpreter", interpreter,
-                    "--wheelhouse", wheels, "--threads", "1", "--runs", "20", "--warmup", "3", "--json", bench_json, cwd=ROOT,
-                    timeout=1800,
-                )  # fmt: skip
+                ssh_args = ["--ssh-config", config, "--remote-dir", remote_dir, "--interpreter", interpreter]
+                timing = ["--threads", "1", "--runs", "20", "--warmup", "3", "--json", bench_json]
+                bench = [sys.executable, "-m", "edge.cli", "bench", args.model, "--on", HOST]
+                sh(*bench, *ssh_args, "--wheelhouse", wheels, *timing, cwd=ROOT, timeout=1800)
                 timed = json.loads(bench_json.read_text())["results"]
                 timed = timed[0] if isinstance(timed, list) else timed
                 print(
