@@ -22,6 +22,8 @@ from tools.testbed import (  # noqa: F401 (re-exported for the tests)
 
 HAS_TENSORFLOW = importlib.util.find_spec("tensorflow") is not None
 needs_tensorflow = pytest.mark.skipif(not HAS_TENSORFLOW, reason="device-only environment: no TensorFlow")
+NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+PHOTOS = ("burger.jpg", "cat_720p.jpg", "grace_hopper.jpg", "dog.jpg", "pets.jpg")
 REQUIRED = os.environ.get("EDGESIGHT_REQUIRE_ASSETS") == "1"  # make test and CI: nothing may be missing
 
 
@@ -87,6 +89,21 @@ def trained(tmp_path_factory) -> dict:
     )
     models = {m.name: outcome.path_of(m.name) for m in outcome.modes}
     return {"data": data, "run": base / "run", "info": info, "models": models, "outcome": outcome}
+
+
+@pytest.fixture(scope="session")
+def keras_home(assets, tmp_path_factory):
+    """A HOME whose Keras cache holds the MobileNet v1 0.25 ImageNet weights the tool builds."""
+    home = tmp_path_factory.mktemp("home")
+    done = subprocess.run(
+        [sys.executable, ROOT / "tools/imagenet_from_tflite.py", "--check", *(IMAGES / p for p in PHOTOS)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(home), **NO_NETWORK},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return home, done.stdout
 
 
 @pytest.fixture(scope="session")

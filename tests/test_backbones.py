@@ -12,27 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import IMAGES, ROOT, needs_tensorflow, run_cli
+from tests.conftest import NO_NETWORK, PHOTOS, ROOT, needs_tensorflow, run_cli
 
 pytestmark = needs_tensorflow
-NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
-PHOTOS = ("burger.jpg", "cat_720p.jpg", "grace_hopper.jpg", "dog.jpg", "pets.jpg")
 V1_NO_TOP = "mobilenet_2_5_224_tf_no_top.h5"
-
-
-@pytest.fixture(scope="module")
-def keras_home(assets, tmp_path_factory):
-    """A HOME whose Keras cache holds the MobileNet v1 0.25 ImageNet weights the tool builds."""
-    home = tmp_path_factory.mktemp("home")
-    done = subprocess.run(
-        [sys.executable, ROOT / "tools/imagenet_from_tflite.py", "--check", *(IMAGES / p for p in PHOTOS)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HOME": str(home), **NO_NETWORK},
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return home, done.stdout
+EPOCHS = "4"
 
 
 @pytest.fixture(scope="module")
@@ -119,30 +103,50 @@ def test_a_weights_file_and_bad_choices(keras_home, small_data, tmp_path):
     assert done.returncode == 2 and "TF_CONFIG" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
-def test_two_worker_processes_train_the_same_run_as_one_process(trained, free_ports, tmp_path):
-    """MultiWorkerMirroredStrategy on 127.0.0.1: the same data, epochs and global batch as the one-process
-    run of the ``trained`` fixture; only the chief writes the run folder."""
+@pytest.fixture(scope="module")
+def two_classes(tmp_path_factory):
+    """Two classes of the built-in set, 150 training and 100 validation images each."""
+    import shutil
+
+    from train.data.shapes import CLASSES, generate_shapes
+
+    data = generate_shapes(tmp_path_factory.mktemp("two") / "data", per_class=150, val_per_class=100, seed=3)
+    for split in ("train", "val"):
+        for name in CLASSES[2:]:
+            shutil.rmtree(data / split / name)
+    return data
+
+
+def _history(run) -> list[dict]:
+    import csv
+
+    with (run / "history.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_two_worker_processes_train_the_same_run_as_one_process(two_classes, free_ports, tmp_path):
+    """MultiWorkerMirroredStrategy on 127.0.0.1 against one process running the same training loop
+    (``--distribute mirrored`` on one CPU): the same data, seed, epochs and global batch. Each worker
+    takes half of every global batch, batch norm uses the global batch's statistics and the loss is the
+    mean over the global batch, so every epoch's loss agrees within 1% (only the order of float sums
+    differs). The validation accuracy of this small, unconverged run moves more than its loss: 200
+    images, measured here 1 to 1.5 points apart, so it is held to 2 points. Only the chief writes the
+    run folder."""
+    flags = ["--size", "48", "--epochs", EPOCHS, "--batch-size", "32", "--seed", "3"]
+    alone = run_cli("train", two_classes, "--out", tmp_path / "alone", *flags, "--distribute", "mirrored")
+    assert alone.returncode == 0, alone.stderr
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     run = tmp_path / "run"
-    flags = [
-        "--size",
-        "48",
-        "--epochs",
-        "30",
-        "--batch-size",
-        "16",
-        "--seed",
-        "3",
-        "--distribute",
-        "multiworker",
-    ]
     workers = []
     for index in range(2):
         env = {
             **os.environ,
             "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
         }
-        command = [sys.executable, "-m", "edge.cli", "train", str(trained["data"]), "--out", str(run), *flags]
+        command = [
+            *(sys.executable, "-m", "edge.cli", "train", str(two_classes), "--out", str(run)),
+            *(*flags, "--distribute", "multiworker"),
+        ]
         pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
         workers.append(subprocess.Popen(command, cwd=ROOT, env=env, text=True, **pipes))
     outputs = [w.communicate(timeout=900) for w in workers]
@@ -150,8 +154,15 @@ def test_two_worker_processes_train_the_same_run_as_one_process(trained, free_po
     assert "worker 1 of 2 done" in outputs[1][0] and "2 replicas" in outputs[0][0]
     info = json.loads((run / "run.json").read_text())
     assert info["distribute"] == "multiworker" and info["replicas"] == 2
-    alone = trained["info"].val_accuracy
-    assert abs(info["val_accuracy"] - alone) <= 0.01, (info["val_accuracy"], alone)
+    assert sorted(p.name for p in run.iterdir()) == sorted(p.name for p in (tmp_path / "alone").iterdir())
+    one = json.loads((tmp_path / "alone/run.json").read_text())
+    assert one["replicas"] == 1
+    for two_rows, one_row in zip(_history(run), _history(tmp_path / "alone"), strict=True):
+        assert abs(float(two_rows["loss"]) / float(one_row["loss"]) - 1) <= 0.01, (two_rows, one_row)
+    assert abs(info["val_accuracy"] - one["val_accuracy"]) <= 0.02, (
+        info["val_accuracy"],
+        one["val_accuracy"],
+    )
 
 
 def test_a_mixed_precision_model_is_float32_again_for_export():

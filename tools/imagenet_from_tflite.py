@@ -9,7 +9,10 @@ its batch norm the identity plus the bias (gamma 1, mean 0, variance 1 - epsilon
 Writes, in Keras' cache (``$KERAS_HOME`` or ``~/.keras``, then ``models/``), the two files Keras looks
 for: ``mobilenet_2_5_224_tf.h5`` (with the top) and ``mobilenet_2_5_224_tf_no_top.h5``. Then
 ``keras.applications.MobileNet(alpha=0.25, weights="imagenet")`` and ``edgesight train --model
-mobilenet_v1 --alpha 0.25 --weights imagenet`` load them without a network.
+mobilenet_v1 --alpha 0.25 --weights imagenet`` load them without a network. Keras names the file by
+input size (128, 160, 192 or 224; other sizes load the 224 file): the same 224 weights are also written
+as the 128, 160 and 192 files without the top, so a detector at 128 to 192 px finds them too (Keras'
+own downloads for those sizes were trained at that size; these were not).
 
     python tools/imagenet_from_tflite.py [--model FLOAT_V1.tflite] [--out DIR] [--check IMAGE ...]
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -146,6 +150,10 @@ def main(argv: list[str]) -> int:
     for include_top, name in ((True, "mobilenet_2_5_224_tf.h5"), (False, "mobilenet_2_5_224_tf_no_top.h5")):
         write(build(args.model, include_top), out / name)
         print(f"wrote {out / name}")
+    for rows in (128, 160, 192):
+        copy = out / f"mobilenet_2_5_{rows}_tf_no_top.h5"
+        shutil.copyfile(out / "mobilenet_2_5_224_tf_no_top.h5", copy)
+        print(f"wrote {copy} (the 224 weights)")
     if args.check:
         if args.out is not None and args.out != keras_cache():
             os.environ["KERAS_HOME"] = str(args.out.parent)

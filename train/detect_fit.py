@@ -18,6 +18,7 @@ from pathlib import Path
 from edge.datasets.boxes import DetectionSet
 from edge.datasets.detect import open_detection_data
 from edge.errors import EdgeError
+from train.phases import Phase, set_backbone_trainable, two_phases
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
 
@@ -28,18 +29,25 @@ class DetectConfig:
 
     epochs: int = 30
     size: int = 320
-    model: str = "mobilenet_v2"
-    alpha: float | None = None
+    model: str = "mobilenet_v1"
+    alpha: float | None = None  # None: the backbone's smallest (mobilenet_v1: 0.25)
     weights: str | None = None  # None: imagenet where the backbone has it
-    batch_size: int = 16
+    batch_size: int = 8
     seed: int = 0
-    lr: float = 2e-3
+    lr: float = 8e-3
     neck: int = 64
-    mosaic: float = 0.5
+    mosaic: float = 0.0
+    head_epochs: int | None = None  # pretrained: epochs with the backbone frozen (default two thirds)
+    unfreeze: float = 0.6  # pretrained: the top share trained after (mobilenet_v1: from conv_dw_6)
+    fine_tune_lr: float | None = None  # default lr / 8
 
     def check(self) -> None:
         if self.epochs < 1 or self.batch_size < 1:
             raise EdgeError(f"--epochs and --batch-size must be 1 or more: {self.epochs}, {self.batch_size}")
+        if self.head_epochs is not None and not 0 <= self.head_epochs <= self.epochs:
+            raise EdgeError(f"--head-epochs must be between 0 and --epochs, got {self.head_epochs}")
+        if not 0.0 <= self.unfreeze <= 1.0:
+            raise EdgeError(f"--unfreeze is a share of the backbone's layers, 0 to 1, got {self.unfreeze}")
         if self.size % 32 or self.size < 64:
             raise EdgeError(
                 f"--size must be a multiple of 32 (the detector's largest stride), 64 or more: {self.size}"
@@ -63,18 +71,27 @@ def load_splits(data_dir: Path) -> tuple[DetectionSet, DetectionSet]:
     return train, val
 
 
-def _lr(cfg: DetectConfig, epoch: int) -> float:
-    """A short warm-up, then cosine decay to 5%."""
-    if epoch == 0 and cfg.epochs > 3:
-        return cfg.lr * 0.3
-    progress = epoch / max(1, cfg.epochs - 1)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+def plan_detect_phases(cfg: DetectConfig, pretrained: bool) -> list[Phase]:
+    """From scratch one phase; pretrained, the head (and neck) on the frozen backbone for two thirds of
+    the epochs, then the top ``unfreeze`` share too, at ``fine_tune_lr``. Measured here (1000 built-in
+    images, 6 epochs, 256 px): frozen, mAP@[.5:.95] 0.405; unfrozen from the start, 0.304."""
+    if not pretrained:
+        return [Phase("all layers", 0, cfg.epochs, 1.0, cfg.lr)]
+    head = cfg.head_epochs if cfg.head_epochs is not None else max(1, round(cfg.epochs * 2 / 3))
+    return two_phases(cfg.epochs, head, cfg.unfreeze, cfg.lr, cfg.fine_tune_lr or cfg.lr / 8)
+
+
+def _lr(phase: Phase, epoch: int) -> float:
+    """Within a phase: cosine decay to 5%, after a short warm-up in a first phase of 4 epochs or more."""
+    length = phase.end - phase.start
+    if epoch == 0 and length > 3:
+        return phase.lr * 0.3
+    progress = (epoch - phase.start) / max(1, length - 1)
+    return phase.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def _build(cfg: DetectConfig, num_classes: int):
-    import keras
 
-    from train.detect_loss import detection_loss
     from train.models.backbones import BACKBONES, build_backbone, resolve_weights
     from train.models.detector import build_detector
 
@@ -88,9 +105,29 @@ def _build(cfg: DetectConfig, num_classes: int):
     weights = resolve_weights(row, default if cfg.weights is None else cfg.weights, alpha)
     backbone = build_backbone(row, cfg.size, alpha, weights)
     models = build_detector(cfg.size, num_classes, backbone, cfg.neck)
-    trainer = models.train
-    trainer.compile(optimizer=keras.optimizers.Adam(cfg.lr), loss=detection_loss)
-    return trainer, models.export, weights, alpha
+    return models, weights, alpha
+
+
+def _fit_phases(models, phases: list[Phase], start: int, train_ds, progress_callback) -> None:
+    """Each phase from where the run is: its layers trainable, a fresh Adam, its learning rates."""
+    import keras
+
+    from train.detect_loss import detection_loss
+
+    for phase in phases:
+        if phase.end <= start:
+            continue
+        set_backbone_trainable(models.backbone, phase.unfreeze)
+        models.train.compile(optimizer=keras.optimizers.Adam(phase.lr), loss=detection_loss)
+        print(f"epochs {max(start, phase.start) + 1}-{phase.end}: {phase.name}, lr {phase.lr:g}", flush=True)
+        schedule = keras.callbacks.LearningRateScheduler(lambda epoch, _, p=phase: _lr(p, epoch))
+        models.train.fit(
+            train_ds,
+            epochs=phase.end,
+            initial_epoch=max(start, phase.start),
+            callbacks=[schedule, progress_callback],
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
 
 
 class _Progress:
@@ -180,21 +217,16 @@ def train_detector(data_dir: Path, run_dir: Path, cfg: DetectConfig) -> RunInfo:
 
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
-    trainer, export, weights, alpha = _build(cfg, len(train_set.class_names))
-    start = _resume(run_dir, export, train_set.class_names, cfg.size)
+    models, weights, alpha = _build(cfg, len(train_set.class_names))
+    start = _resume(run_dir, models.export, train_set.class_names, cfg.size)
     augment = Augment(mosaic=cfg.mosaic)
     train_ds = make_detect_dataset(Sampler(train_set, cfg.size, True, augment), cfg.batch_size, cfg.seed)
-    progress = _Progress(export, val_set, cfg, run_dir)
-    callbacks = [
-        keras.callbacks.LearningRateScheduler(lambda epoch: _lr(cfg, epoch)),
-        progress.callback(train_set.class_names),
-    ]
+    progress = _Progress(models.export, val_set, cfg, run_dir)
     print(f"training a detector on {cfg.model} (alpha {alpha:g}, weights {weights or 'none'}), "
-          f"{cfg.size}px, epochs {start + 1}-{cfg.epochs}", flush=True)  # fmt: skip
+          f"{cfg.size}px, batch {cfg.batch_size}, epochs {start + 1}-{cfg.epochs}", flush=True)  # fmt: skip
     began = time.perf_counter()
-    if start < cfg.epochs:
-        verbose = 1 if sys.stdout.isatty() else 2
-        trainer.fit(train_ds, epochs=cfg.epochs, initial_epoch=start, callbacks=callbacks, verbose=verbose)
+    phases = plan_detect_phases(cfg, weights is not None)
+    _fit_phases(models, phases, start, train_ds, progress.callback(train_set.class_names))
     seconds = time.perf_counter() - began
     return _finish(data_dir, run_dir, cfg, (train_set, val_set), (weights, alpha), seconds)
 

@@ -22,7 +22,7 @@ def _reduce(strategy, values):
     return [strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in values]
 
 
-def _steps(model, optimizer, strategy, global_batch: int):
+def _steps(model, optimizer, strategy):
     """tf.functions for one distributed training step and one evaluation step."""
     import keras
     import tensorflow as tf
@@ -36,9 +36,13 @@ def _steps(model, optimizer, strategy, global_batch: int):
         return right, tf.cast(tf.shape(y)[0], tf.float32)
 
     def train_replica(x, y):
+        # The mean over this step's global batch, however many images it has (the last one of an epoch
+        # is short): the same loss and gradient as one process on the same batch.
+        context = tf.distribute.get_replica_context()
+        images = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.shape(y)[0], tf.float32))
         with tf.GradientTape() as tape:
             probs = model(x, training=True)
-            loss = tf.nn.compute_average_loss(loss_fn(y, probs), global_batch_size=global_batch)
+            loss = tf.reduce_sum(loss_fn(y, probs)) / images
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return (loss, *counts(y, probs))
@@ -59,12 +63,12 @@ def _steps(model, optimizer, strategy, global_batch: int):
 
 
 def _epoch(step, dataset) -> tuple[float, float]:
-    """(mean loss, accuracy) of one pass; losses are already averaged over the global batch."""
-    total = right = count = batches = 0.0
+    """(mean loss per image, accuracy) of one pass, as ``fit`` reports them."""
+    total = right = count = 0.0
     for x, y in dataset:
         loss, r, n = (float(v) for v in step(x, y))
-        total, right, count, batches = total + loss, right + r, count + n, batches + 1
-    return total / max(batches, 1), right / max(count, 1)
+        total, right, count = total + loss * n, right + r, count + n
+    return total / max(count, 1), right / max(count, 1)
 
 
 def fit_distributed(
@@ -74,14 +78,13 @@ def fit_distributed(
     import keras
 
     strategy, (train_ds, val_ds) = cluster.strategy, data
-    global_batch = int(state["batch_size"])
     with strategy.scope():
         schedule = keras.optimizers.schedules.CosineDecay(
             phase.lr, decay_steps=max(1, steps * (phase.end - phase.start)), alpha=0.05
         )
         optimizer = keras.optimizers.Adam(schedule)
         optimizer.build(model.trainable_variables)
-    train_step, eval_step = _steps(model, optimizer, strategy, global_batch)
+    train_step, eval_step = _steps(model, optimizer, strategy)
     dist_train = strategy.experimental_distribute_dataset(train_ds)
     dist_val = strategy.experimental_distribute_dataset(val_ds)
     best = _best_so_far(folder)

@@ -8,7 +8,6 @@ a tenth of the learning rate, with batch norm kept in inference mode throughout.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from train.data.pipeline import make_dataset
 from train.distribute import Cluster, float32_copy, make_cluster, use_mixed_precision
 from train.distributed_fit import fit_distributed
 from train.models.classifier import SMALL_CNN, build_model
+from train.phases import Phase, set_backbone_trainable, two_phases
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
 
@@ -66,27 +66,12 @@ class TrainConfig:
         return None if self.weights == "none" else self.weights
 
 
-@dataclass(frozen=True)
-class Phase:
-    """Epochs ``start`` to ``end`` with the backbone's top ``unfreeze`` share trainable, at ``lr``."""
-
-    name: str
-    start: int
-    end: int
-    unfreeze: float  # 1.0: every layer (from scratch); 0: the backbone frozen
-    lr: float
-
-
 def plan_phases(cfg: TrainConfig, pretrained: bool) -> list[Phase]:
     if not pretrained:
         return [Phase("all layers", 0, cfg.epochs, 1.0, cfg.lr or 2e-3)]
     head = cfg.head_epochs if cfg.head_epochs is not None else max(1, cfg.epochs // 3)
     lr = cfg.lr or 1e-3
-    phases = [Phase("head, backbone frozen", 0, head, 0.0, lr)]
-    if head < cfg.epochs:
-        tune = f"head and the top {cfg.unfreeze:.0%} of the backbone"
-        phases.append(Phase(tune, head, cfg.epochs, cfg.unfreeze, cfg.fine_tune_lr or lr / 10))
-    return phases
+    return two_phases(cfg.epochs, head, cfg.unfreeze, lr, cfg.fine_tune_lr or lr / 10)
 
 
 def _backbone_of(model):
@@ -98,16 +83,10 @@ def _backbone_of(model):
 
 def _set_trainable(model, unfreeze: float) -> None:
     """The backbone's top ``unfreeze`` share of layers trainable, batch norm never."""
-    import keras
 
     backbone = _backbone_of(model)
-    if backbone is None:
-        return
-    backbone.trainable = unfreeze > 0
-    first = len(backbone.layers) - math.ceil(len(backbone.layers) * unfreeze)
-    for i, layer in enumerate(backbone.layers):
-        bn = isinstance(layer, keras.layers.BatchNormalization)
-        layer.trainable = i >= first and not bn
+    if backbone is not None:
+        set_backbone_trainable(backbone, unfreeze)
 
 
 def _compile(model, phase: Phase, steps: int) -> None:

@@ -11,7 +11,7 @@ from train.commands import needs_tensorflow
 
 DEFAULTS = {  # per task: size, epochs, model, batch size
     "classify": (64, 20, "small_cnn", 32),
-    "detect": (320, 40, "mobilenet_v2", 16),
+    "detect": (320, 30, "mobilenet_v1", 8),
 }
 
 
@@ -24,14 +24,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--task", choices=("classify", "detect"), default="classify", help="default classify")
     p.add_argument("--out", type=Path, required=True, help="run folder to write")
-    p.add_argument("--epochs", type=int, help="default 20 (classify), 40 (detect)")
+    p.add_argument("--epochs", type=int, help="default 20 (classify), 30 (detect)")
     p.add_argument(
         "--size", type=int, help="input size in pixels (default 64; a detector 320, a multiple of 32)"
     )
     p.add_argument(
         "--model",
-        help="small_cnn (the classifier default), or a backbone: mobilenet_v1, mobilenet_v2 (the detector "
-        "default), mobilenet_v3_small, mobilenet_v3_large (+ _minimalistic: no hard-swish, no SE)",
+        help="small_cnn (the classifier default), or a backbone: mobilenet_v1 (the detector default), "
+        "mobilenet_v2, mobilenet_v3_small, mobilenet_v3_large (+ _minimalistic: no hard-swish, no SE)",
     )
     p.add_argument("--alpha", type=float, help="the backbone's width multiplier (default: its smallest)")
     p.add_argument(
@@ -40,23 +40,29 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "scratch), or a weights FILE of the backbone without its top",
     )
     p.add_argument(
-        "--head-epochs", type=int, help="pretrained classifier: epochs of the head alone (a third)"
+        "--head-epochs",
+        type=int,
+        help="pretrained backbone: epochs of the head alone (a third; a detector two thirds)",
     )
     p.add_argument(
         "--unfreeze",
         type=float,
-        default=0.3,
-        help="pretrained classifier: share of the backbone's layers, from the top, trained after the head",
+        help="pretrained backbone: share of its layers, from the top, trained after the head (0.3; a "
+        "detector 0.6)",
     )
-    p.add_argument("--lr", type=float, help="learning rate (default 2e-3; 1e-3 for a pretrained head)")
-    p.add_argument("--fine-tune-lr", type=float, help="pretrained classifier: learning rate after the head")
+    p.add_argument("--lr", type=float, help="learning rate (2e-3; a pretrained head 1e-3; a detector 8e-3)")
+    p.add_argument(
+        "--fine-tune-lr",
+        type=float,
+        help="pretrained: learning rate after the head (lr / 10; a detector lr / 8)",
+    )
     p.add_argument(
         "--distribute",
         choices=("none", "mirrored", "multiworker"),
         default="none",
         help="classifier: mirrored, every local GPU; multiworker, several machines from TF_CONFIG (README)",
     )
-    p.add_argument("--batch-size", type=int, help="global batch size (default 32; a detector 16)")
+    p.add_argument("--batch-size", type=int, help="global batch size (default 32; a detector 8)")
     p.add_argument("--val-split", type=float, default=0.2, help="classify: validation share without val/")
     p.add_argument(
         "--images-per-class", type=int, default=800, help="shapes, classify: training images per class"
@@ -64,7 +70,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--images", type=int, default=2000, help="shapes, detect: training images (val: a seventh)"
     )
-    p.add_argument("--mosaic", type=float, default=0.5, help="detect: share of mosaic samples (default 0.5)")
+    p.add_argument("--mosaic", type=float, default=0.0, help="detect: share of mosaic samples (default 0)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -92,7 +98,7 @@ def _classifier(args: argparse.Namespace) -> int:
         val_split=args.val_split,
         seed=args.seed,
         head_epochs=args.head_epochs,
-        unfreeze=args.unfreeze,
+        unfreeze=0.3 if args.unfreeze is None else args.unfreeze,
         lr=args.lr,
         fine_tune_lr=args.fine_tune_lr,
         distribute=args.distribute,
@@ -134,8 +140,11 @@ def _detector(args: argparse.Namespace) -> int:
         weights=args.weights,
         batch_size=args.batch_size,
         seed=args.seed,
-        lr=args.lr or 2e-3,
+        lr=args.lr or 8e-3,
         mosaic=args.mosaic,
+        head_epochs=args.head_epochs,
+        unfreeze=0.6 if args.unfreeze is None else args.unfreeze,
+        fine_tune_lr=args.fine_tune_lr,
     )
     config.check()
     data = Path(args.data)

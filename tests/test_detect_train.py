@@ -1,0 +1,107 @@
+"""Training a detector end to end through the CLI, small enough for the suite: the built-in shapes in
+COCO format, two phases on ImageNet MobileNet v1 weights (the head on the frozen backbone, then its
+top unfrozen with batch norm kept), export to float32 and full-integer int8 with separate int8 boxes
+and scores, and the int8 model on the device runtime against float32 on the same images.
+
+The accuracy a full run reaches is measured by ``make demo-detect`` (README); this test checks the
+path and the int8 fidelity, which do not depend on how long the detector trained."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import NO_NETWORK, needs_tensorflow, run_cli
+
+pytestmark = needs_tensorflow
+V1_128 = "mobilenet_2_5_128_tf_no_top.h5"
+
+
+@pytest.fixture(scope="module")
+def detector_run(keras_home, tmp_path_factory):
+    home, _ = keras_home
+    run = tmp_path_factory.mktemp("detect") / "run"
+    env = {"HOME": str(home), **NO_NETWORK}
+    flags = ("--images", "48", "--size", "128", "--epochs", "2", "--head-epochs", "1", "--batch-size", "8")
+    done = run_cli("train", "shapes", "--task", "detect", "--out", run, *flags, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    exported = run_cli("export", run, "--quant", "float32,int8", "--max-drop", "100", env=env)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    return {"run": run, "train": done.stdout, "export": exported.stdout, "home": home}
+
+
+def test_two_phases_on_imagenet_weights_with_batch_norm_kept(detector_run):
+    import keras
+
+    import train.models.detector  # noqa: F401 (registers the detector's layers for loading)
+
+    run, out = detector_run["run"], detector_run["train"]
+    assert "epochs 1-1: head, backbone frozen, lr 0.008" in out, out
+    assert "epochs 2-2: head and the top 60% of the backbone, lr 0.001" in out, out
+    info = json.loads((run / "run.json").read_text())
+    assert info["task"] == "detect" and info["weights"] == "imagenet" and info["model"] == "mobilenet_v1"
+    with (run / "history.csv").open() as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0", "1"]
+    imagenet = keras.applications.MobileNet(
+        input_shape=(128, 128, 3),
+        alpha=0.25,
+        include_top=False,
+        weights=str(detector_run["home"] / ".keras/models" / V1_128),
+    )
+    tuned = keras.models.load_model(run / "checkpoints/last.keras")
+
+    def kept(name: str) -> bool:
+        ours = tuned.get_layer("features").get_layer(name).get_weights()
+        return all(np.array_equal(a, b) for a, b in zip(ours, imagenet.get_layer(name).get_weights()))
+
+    assert kept("conv1") and kept("conv_dw_3")  # below the top 60%: frozen in both phases
+    assert not kept("conv_pw_13")  # the top was tuned in phase 2
+    assert kept("conv_pw_13_bn") and kept("conv_dw_12_bn")  # batch norm in inference mode throughout
+
+
+def _dequantized(runtime, image: np.ndarray) -> dict:
+    """The raw outputs of a detector on one 128 px image, as float, by kind (boxes: 4 per point)."""
+    info = runtime.inputs[0]
+    x = image[None] if info.dtype == np.uint8 else ((image[None] - 127.5) / 127.5).astype(np.float32)
+    out = {}
+    for tensor, raw in zip(runtime.outputs, runtime.invoke(x)):
+        value = (raw.astype(np.float32) - tensor.zero_point) * tensor.scale if tensor.quantized else raw
+        out["boxes" if tensor.shape[-1] == 4 else "scores"] = value[0]
+    return out
+
+
+def test_int8_export_has_separate_8_bit_boxes_and_scores_and_follows_float32(detector_run):
+    import cv2
+
+    import edge
+    from edge.model.runtime import Runtime
+
+    models = detector_run["run"] / "models"
+    int8_path = models / "model_int8.tflite"
+    int8, float32 = (Runtime(p.read_bytes()) for p in (int8_path, models / "model_float32.tflite"))
+    assert len(int8.outputs) == 2 and all(o.quantized and o.dtype.itemsize == 1 for o in int8.outputs)
+    assert int8.inputs[0].dtype == np.uint8
+    spec = edge.load(int8_path).spec
+    assert spec.task == "detect" and spec.labels == ("circle", "cross", "square", "star", "triangle")
+    images = sorted((detector_run["run"] / "data").rglob("*.jpg"))[:4]
+    assert images
+    for path in images:
+        image = cv2.resize(cv2.imread(str(path))[..., ::-1], (128, 128)).astype(np.uint8)
+        a, b = _dequantized(float32, image), _dequantized(int8, image)
+        assert b["boxes"].min() >= 0.0 and b["boxes"].max() <= 1.0
+        assert np.abs(a["boxes"] - b["boxes"]).max() <= 0.05  # normalised boxes: within 5% of the frame
+        assert np.abs(a["scores"] - b["scores"]).max() <= 0.05
+
+
+def test_eval_scores_the_exported_detector_by_coco_map(detector_run):
+    run = detector_run["run"]
+    done = run_cli("eval", run / "models/model_int8.tflite", run / "data", "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    int8 = json.loads((run / "models/export.json").read_text())["variants"]["int8"]
+    assert result["images"] == int8["images"] and result["boxes"] == int8["boxes"] > 0
+    assert result["mAP50_95"] == pytest.approx(int8["mAP50_95"], abs=1e-4)
+    assert result["detections"] == int8["detections"]

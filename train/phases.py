@@ -1,0 +1,39 @@
+"""Fine-tuning in phases: the head with the backbone frozen, then the backbone's top share unfrozen at a
+lower learning rate. Batch norm stays in inference mode throughout (its layers are never trainable), so
+small batches never disturb the pretrained statistics. Shared by classifiers and detectors."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Epochs ``start`` to ``end`` with the backbone's top ``unfreeze`` share trainable, at ``lr``."""
+
+    name: str
+    start: int
+    end: int
+    unfreeze: float  # 1.0: every layer (from scratch); 0: the backbone frozen
+    lr: float
+
+
+def two_phases(epochs: int, head: int, unfreeze: float, lr: float, fine_tune_lr: float) -> list[Phase]:
+    """``head`` epochs of the head alone, then the top ``unfreeze`` share of the backbone as well."""
+    phases = [Phase("head, backbone frozen", 0, head, 0.0, lr)] if head > 0 else []
+    if head < epochs:
+        tune = f"head and the top {unfreeze:.0%} of the backbone"
+        phases.append(Phase(tune, head, epochs, unfreeze, fine_tune_lr))
+    return phases
+
+
+def set_backbone_trainable(backbone, unfreeze: float) -> None:
+    """The backbone's top ``unfreeze`` share of layers trainable, batch norm never."""
+    import keras
+
+    backbone.trainable = unfreeze > 0
+    first = len(backbone.layers) - math.ceil(len(backbone.layers) * unfreeze)
+    for i, layer in enumerate(backbone.layers):
+        bn = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = i >= first and not bn
