@@ -106,22 +106,25 @@ def neck(features: list, channels: int) -> list:
 
 
 def head(levels: list, channels: int, num_classes: int, size: int) -> tuple:
-    """Shared class and box branches; per level the box distances are scaled to its reach."""
+    """Shared class and box branches. Each level decodes its own boxes, normalised to the input,
+    before the levels are joined: its distances span its own reach, so under int8 each gets its own
+    scale (joined in pixels, one scale for 0..384 px cost 1.5 px a step on the smallest objects)."""
     from keras import layers
 
     tower_cls = [_SharedTower(channels, "cls"), _SharedTower(channels, "box")]
     cls_out = layers.Conv2D(num_classes, 1, name="cls_logits", bias_initializer=_prior(0.01))
     box_out = layers.Conv2D(4, 1, name="box_distances")
-    logits, distances = [], []
+    logits, boxes = [], []
     for level, feature in enumerate(levels):
         c = cls_out(tower_cls[0](feature))
         d = layers.Activation("sigmoid", name=f"distance_sigmoid{level}")(box_out(tower_cls[1](feature)))
-        d = layers.Rescaling(REACH[level], name=f"distance_reach{level}")(d)
+        d = layers.Rescaling(REACH[level] / size, name=f"distance_reach{level}")(d)
         logits.append(layers.Reshape((-1, num_classes), name=f"logits_flat{level}")(c))
-        distances.append(layers.Reshape((-1, 4), name=f"distances_flat{level}")(d))
+        d = layers.Reshape((-1, 4), name=f"distances_flat{level}")(d)
+        boxes.append(DecodeBoxes(size, level, name=f"boxes{level}")(d))
     logits = layers.Concatenate(axis=1, name="logits")(logits)
-    distances = layers.Concatenate(axis=1, name="distances")(distances)
-    return logits, distances
+    boxes = layers.Concatenate(axis=1, name="boxes")(boxes)
+    return logits, boxes
 
 
 def _prior(p: float):
@@ -151,27 +154,29 @@ class _SharedTower:
 
 @keras.saving.register_keras_serializable(package="edgesight")
 class DecodeBoxes(keras.layers.Layer):
-    """Distances (B, N, 4) in pixels -> boxes (B, N, 4) xmin, ymin, xmax, ymax normalised to the input,
-    clipped to 0..1: the anchor centres are constants of the graph (ADD, MUL, MINIMUM, MAXIMUM)."""
+    """One level's distances (B, n, 4), normalised to the input -> its boxes (B, n, 4) xmin, ymin,
+    xmax, ymax normalised to the input, clipped to 0..1: the anchor centres are constants of the graph
+    (ADD, MUL, MINIMUM, MAXIMUM)."""
 
-    def __init__(self, size: int, **kwargs) -> None:
+    def __init__(self, size: int, level: int, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.size = size
+        self.size, self.level = size, level
         anchors = anchors_for(size)
-        self._centers = (np.concatenate([anchors.centers, anchors.centers], axis=1) / size)[None]
-        self._signs = np.array([-1, -1, 1, 1], np.float32) / size
+        centers = anchors.centers[anchors.level == level] / size
+        self._centers = np.concatenate([centers, centers], axis=1)[None].astype(np.float32)
+        self._signs = np.array([-1, -1, 1, 1], np.float32)
 
     def call(self, distances):
         from keras import ops
 
-        centers = ops.convert_to_tensor(self._centers.astype(np.float32))
+        centers = ops.convert_to_tensor(self._centers)
         return ops.clip(centers + distances * self._signs, 0.0, 1.0)
 
     def compute_output_shape(self, shape):
         return shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "size": self.size}
+        return {**super().get_config(), "size": self.size, "level": self.level}
 
 
 @dataclass(frozen=True)
@@ -189,8 +194,7 @@ def build_detector(size: int, num_classes: int, backbone, channels: int = 64) ->
     anchors_for(size)  # the size check, with its message
     inputs = keras.Input((size, size, 3), name="image")
     features = keras.Model(backbone.inputs, feature_maps(backbone, size), name="features")(inputs)
-    logits, distances = head(neck(list(features), channels), channels, num_classes, size)
-    boxes = DecodeBoxes(size, name="boxes")(distances)
+    logits, boxes = head(neck(list(features), channels), channels, num_classes, size)
     joined = layers.Concatenate(axis=-1, name="boxes_logits")([boxes, logits])
     train = keras.Model(inputs, joined, name="detector_trainer")
     scores = layers.Activation("sigmoid", name="scores")(logits)
