@@ -227,6 +227,9 @@ def test_the_web_view_holds_under_idle_and_slow_clients(assets):
         during = (frames(base) - frames_start) / (time.monotonic() - abuse_start)
         for entry in slow:
             entry[0].close()
+        for sock in opened:
+            sock.close()
+        time.sleep(REQUEST_TIMEOUT + 1.0)  # "without them": the server's threads for them have ended
         after = _fps(base, 5.0)
     finally:
         _, err, _ = stop(proc)

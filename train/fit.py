@@ -42,6 +42,7 @@ class TrainConfig:
     lr: float | None = None  # default 2e-3 from scratch, 1e-3 for the head of a pretrained model
     fine_tune_lr: float | None = None  # default lr / 10
     distribute: str = "none"
+    dropout: float = 0.2  # before the last layer
 
     def check(self) -> None:
         if self.epochs < 1:
@@ -52,6 +53,8 @@ class TrainConfig:
             raise EdgeError(f"--head-epochs must be between 0 and --epochs, got {self.head_epochs}")
         if not 0.0 <= self.unfreeze <= 1.0:
             raise EdgeError(f"--unfreeze is a share of the backbone's layers, 0 to 1, got {self.unfreeze}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise EdgeError(f"--dropout is a rate, 0 to below 1, got {self.dropout}")
         for name, value in (("--lr", self.lr), ("--fine-tune-lr", self.fine_tune_lr)):
             if value is not None and value <= 0:
                 raise EdgeError(f"{name} must be above 0, got {value}")
@@ -188,7 +191,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
         weights = None
         if model is None:
             built = build_model(
-                cfg.model, cfg.size, len(split.class_names), cfg.alpha, cfg.weights_or_default()
+                cfg.model, cfg.size, len(split.class_names), cfg.alpha, cfg.weights_or_default(), cfg.dropout
             )
             model, weights = built.model, built.weights
         pretrained = _backbone_of(model) is not None

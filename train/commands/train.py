@@ -62,6 +62,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default="none",
         help="classifier: mirrored, every local GPU; multiworker, several machines from TF_CONFIG (README)",
     )
+    p.add_argument(
+        "--dropout", type=float, default=0.2, help="classifier: dropout before the last layer (default 0.2)"
+    )
     p.add_argument("--batch-size", type=int, help="global batch size (default 32; a detector 8)")
     p.add_argument("--val-split", type=float, default=0.2, help="classify: validation share without val/")
     p.add_argument(
@@ -102,6 +105,7 @@ def _classifier(args: argparse.Namespace) -> int:
         lr=args.lr,
         fine_tune_lr=args.fine_tune_lr,
         distribute=args.distribute,
+        dropout=args.dropout,
     )
     config.check()
     data = Path(args.data)

@@ -16,13 +16,11 @@ SMALL_CNN = "small_cnn"
 MODEL_NAMES = (SMALL_CNN, *BACKBONES)
 
 
-def small_cnn(size: int, num_classes: int):
+def small_cnn(size: int, num_classes: int, dropout: float = 0.2):
     """Four conv blocks, global max pooling, softmax: about 90k parameters.
 
     Max pooling over the final feature map keeps "is this edge pattern anywhere" evidence, which
-    learns shapes at any position several times faster than average pooling does. No dropout: the
-    model is small enough to underfit rather than overfit, and without random masks several workers
-    train exactly the run one process trains (tests/test_backbones.py).
+    learns shapes at any position several times faster than average pooling does.
     """
     import keras
     from keras import layers
@@ -38,6 +36,7 @@ def small_cnn(size: int, num_classes: int):
         if filters != 96:
             x = layers.MaxPooling2D()(x)
     x = layers.GlobalMaxPooling2D()(x)
+    x = layers.Dropout(dropout)(x)
     x = layers.Dense(num_classes)(x)
     outputs = layers.Softmax(name="probability")(x)
     return keras.Model(inputs, outputs, name="small_cnn")
@@ -63,9 +62,15 @@ class Built:
 
 
 def build_model(
-    name: str, size: int, num_classes: int, alpha: float | None = None, weights: str | None = None
+    name: str,
+    size: int,
+    num_classes: int,
+    alpha: float | None = None,
+    weights: str | None = None,
+    dropout: float = 0.2,
 ) -> Built:
-    """A classifier by name: ``small_cnn`` or a backbone (``mobilenet_v2``, ...) at ``alpha``."""
+    """A classifier by name: ``small_cnn`` or a backbone (``mobilenet_v2``, ...) at ``alpha``; ``dropout``
+    before the last layer."""
     import keras
     from keras import layers
 
@@ -78,7 +83,7 @@ def build_model(
             )
         if alpha is not None:
             raise EdgeError("--alpha goes with a MobileNet backbone, not small_cnn")
-        return Built(small_cnn(size, num_classes), None, None, (127.5,), (127.5,))
+        return Built(small_cnn(size, num_classes, dropout), None, None, (127.5,), (127.5,))
     if name not in BACKBONES:
         raise EdgeError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
     row = BACKBONES[name]
@@ -95,7 +100,7 @@ def build_model(
     # Pretrained: batch norm stays in inference mode, also once the top blocks are unfrozen.
     x = backbone(inputs, training=False) if weights else backbone(inputs)
     x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(0.2)(x)
+    x = layers.Dropout(dropout)(x)
     x = layers.Dense(num_classes)(x)
     outputs = layers.Softmax(name="probability")(x)
     model = keras.Model(inputs, outputs, name=f"{name}_{alpha:g}")
