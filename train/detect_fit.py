@@ -91,7 +91,6 @@ def _lr(phase: Phase, epoch: int) -> float:
 
 
 def _build(cfg: DetectConfig, num_classes: int):
-
     from train.models.backbones import BACKBONES, build_backbone, resolve_weights
     from train.models.detector import build_detector
 
