@@ -102,6 +102,7 @@ def test_escape_or_closing_the_window_ends_the_run(display, assets, still, actio
     proc = show(display, assets, still[0])
     try:
         window = display.wait_window(TITLE)
+        time.sleep(1.0)  # the window opens before its first frame: let it show some (the run counts them)
         if action == "close":
             display.close(window)
         else:
