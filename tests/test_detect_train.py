@@ -64,12 +64,15 @@ def test_two_phases_on_imagenet_weights_with_batch_norm_kept(detector_run):
 
 def _dequantized(runtime, image: np.ndarray) -> dict:
     """The raw outputs of a detector on one 64 px image, as float, by kind (boxes: 4 per point)."""
+    from edge.tasks.quant import dequantize
+
     info = runtime.inputs[0]
     x = image[None] if info.dtype == np.uint8 else ((image[None] - 127.5) / 127.5).astype(np.float32)
     out = {}
     for tensor, raw in zip(runtime.outputs, runtime.invoke(x)):
-        value = (raw.astype(np.float32) - tensor.zero_point) * tensor.scale if tensor.quantized else raw
-        out["boxes" if tensor.shape[-1] == 4 else "scores"] = value[0]
+        out["boxes" if tensor.shape[-1] == 4 else "scores"] = dequantize(
+            raw, tensor.scale, tensor.zero_point
+        )[0]
     return out
 
 

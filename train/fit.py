@@ -86,7 +86,6 @@ def _backbone_of(model):
 
 def _set_trainable(model, unfreeze: float) -> None:
     """The backbone's top ``unfreeze`` share of layers trainable, batch norm never."""
-
     backbone = _backbone_of(model)
     if backbone is not None:
         set_backbone_trainable(backbone, unfreeze)
@@ -203,10 +202,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
         callbacks = _callbacks(folder, split.class_names, cfg.size, resumed=start > 0)
         _fit_phases(model, phases, start, (train_ds, val_ds), callbacks, steps)
     else:  # Keras 3's fit does not run under MultiWorkerMirroredStrategy: a loop of our own
-        state = {
-            "batch_size": cfg.batch_size,
-            "resume": {"classes": list(split.class_names), "size": cfg.size},
-        }
+        state = {"resume": {"classes": list(split.class_names), "size": cfg.size}}
         for phase in (p for p in phases if p.end > start):
             _set_trainable(model, phase.unfreeze)
             print(
