@@ -12,7 +12,7 @@ from edge.model.graph import read_ops
 from edge.model.metadata import read_model_file
 from edge.model.runtime import Runtime
 from edge.model.spec import read_spec
-from tests.conftest import run_cli
+from tests.conftest import TRAINED_SIZE, run_cli
 from tests.test_cli import assert_one_line_error
 from train.export.convert import unsupported_ops
 from train.export.job import export
@@ -32,7 +32,8 @@ def test_every_mode_is_batch_one_static_builtin_and_describes_itself(trained):
         assert all(op.builtin for op in read_ops(model.content)), mode.name
         with Runtime(model.content) as rt:
             inp, out = rt.inputs[0], rt.outputs[0]
-            assert list(inp.shape) == [1, 48, 48, 3] and list(inp.shape_signature) == [1, 48, 48, 3]
+            batch_one = [1, TRAINED_SIZE, TRAINED_SIZE, 3]
+            assert list(inp.shape) == batch_one and list(inp.shape_signature) == batch_one
             assert inp.dtype == IO_DTYPES[mode.io] and out.dtype == IO_DTYPES[mode.io], mode.name
             spec = read_spec(model, rt)
         assert spec.labels == info.class_names and spec.labels_from == "metadata"
@@ -70,7 +71,7 @@ def test_report_beside_the_models_covers_every_variant(trained):
 def _folder_of_black_images(root, count=4):
     root.mkdir(parents=True)
     for i in range(count):
-        cv2.imwrite(str(root / f"black_{i}.png"), np.zeros((48, 48, 3), np.uint8))
+        cv2.imwrite(str(root / f"black_{i}.png"), np.zeros((TRAINED_SIZE, TRAINED_SIZE, 3), np.uint8))
     return root
 
 
@@ -97,7 +98,7 @@ def _dense_head(classes, kernel=None, bias=None):
     """A tiny classifier: average pool then one dense softmax layer with given weights."""
     import keras
 
-    x = keras.Input((48, 48, 3))
+    x = keras.Input((TRAINED_SIZE, TRAINED_SIZE, 3))
     pooled = keras.layers.GlobalAveragePooling2D()(x)
     dense = keras.layers.Dense(classes, activation="softmax")
     model = keras.Model(x, dense(pooled))
@@ -120,7 +121,7 @@ def test_broken_outputs_are_always_refused(trained, tmp_path, case, reason):
     classes = len(trained["info"].class_names)
     rng = np.random.default_rng(0)
     if case == "nan":
-        x = keras.Input((48, 48, 3))
+        x = keras.Input((TRAINED_SIZE, TRAINED_SIZE, 3))
         y = keras.layers.Dense(classes)(keras.layers.GlobalAveragePooling2D()(x))
         y = keras.layers.Activation("softmax")(keras.layers.Rescaling(np.nan)(y))
         model = keras.Model(x, y)

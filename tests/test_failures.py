@@ -23,7 +23,7 @@ from edge.pipeline.loop import run
 from edge.sinks.base import Sink
 from edge.sources import VideoSource
 from edge.tasks.loader import load
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, TRAINED_SIZE, run_cli
 
 MODEL = "models/classification/mobilenet_v1_0.25_224_quant.tflite"
 
@@ -205,12 +205,12 @@ def test_a_corrupt_training_state_is_one_line_when_resuming(trained, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(trained["run"], run_dir)
     (run_dir / "checkpoints" / "state.json").write_text("{not json")
-    done = run_cli("train", trained["data"], "--out", run_dir, "--size", "48", "--epochs", "31")
+    done = run_cli("train", trained["data"], "--out", run_dir, "--size", str(TRAINED_SIZE), "--epochs", "31")
     one_line_error(done, "cannot resume", "state.json", "checkpoints")
     (run_dir / "checkpoints" / "state.json").write_text(json.dumps({"epoch": 30, "classes": list(
-        trained["info"].class_names), "size": 48}))  # fmt: skip
+        trained["info"].class_names), "size": TRAINED_SIZE}))  # fmt: skip
     (run_dir / "checkpoints" / "last.keras").write_bytes(b"PK\x03\x04 truncated")
-    done = run_cli("train", trained["data"], "--out", run_dir, "--size", "48", "--epochs", "31")
+    done = run_cli("train", trained["data"], "--out", run_dir, "--size", str(TRAINED_SIZE), "--epochs", "31")
     one_line_error(done, "cannot resume from", "last.keras")
 
 
