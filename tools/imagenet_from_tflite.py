@@ -147,6 +147,9 @@ def main(argv: list[str]) -> int:
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     out = args.out or keras_cache()
+    # the check loads from where the files are written: set before Keras is imported, which otherwise
+    # falls back to /tmp/.keras when $HOME does not exist yet
+    os.environ["KERAS_HOME"] = str(out.parent)
     for include_top, name in ((True, "mobilenet_2_5_224_tf.h5"), (False, "mobilenet_2_5_224_tf_no_top.h5")):
         write(build(args.model, include_top), out / name)
         print(f"wrote {out / name}")
@@ -155,8 +158,6 @@ def main(argv: list[str]) -> int:
         shutil.copyfile(out / "mobilenet_2_5_224_tf_no_top.h5", copy)
         print(f"wrote {copy} (the 224 weights)")
     if args.check:
-        if args.out is not None and args.out != keras_cache():
-            os.environ["KERAS_HOME"] = str(args.out.parent)
         return 0 if check(args.model, args.check) else 1
     return 0
 
