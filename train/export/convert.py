@@ -3,9 +3,12 @@ only, metadata embedded, written atomically and loaded back once through ``edge`
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -67,8 +70,35 @@ def _conversion_error(mode: QuantMode, error: Exception, log: Path) -> EdgeError
     return EdgeError(f"conversion to {mode.name} failed: {first} (converter log: {log})")
 
 
+@contextmanager
+def saved_model(model) -> Iterator[object]:
+    """A batch-1 Keras model written once as a SavedModel, for every mode to convert from.
+
+    ``from_keras_model`` writes the same SavedModel (the model's call with ``training=False``) on every
+    conversion; writing it once saves that tracing for each further mode, about 10 s a mode for the
+    MobileNet detector here, with byte-identical outputs. Yields the folder, or the model itself when
+    Keras cannot write it (the converter then takes its own route, as ``from_keras_model`` does)."""
+    import keras
+    import tensorflow as tf
+
+    with tempfile.TemporaryDirectory(prefix="edgesight-savedmodel-") as folder:
+        source = model
+        try:
+            with captured_output():
+                archive = keras.export.ExportArchive()
+                archive.track(model)
+                signature = [tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in model.inputs]
+                archive.add_endpoint("serve", functools.partial(model.__call__, training=False), signature)
+                archive.write_out(folder, verbose=False)
+            source = Path(folder)
+        except Exception:  # as the converter does when it cannot write one: convert the model itself
+            pass
+        yield source
+
+
 def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
-    """Convert a batch-1 Keras model with one table row's settings."""
+    """Convert a batch-1 Keras model, or the SavedModel folder ``saved_model`` wrote for it, with one
+    table row's settings."""
     import tensorflow as tf
 
     def representative() -> Iterator[list[np.ndarray]]:
@@ -79,7 +109,10 @@ def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
         raise EdgeError(f"mode {mode.name} needs calibration images: pass --calib DIR")
     with captured_output() as log:
         try:
-            converter = tf.lite.TFLiteConverter.from_keras_model(model)
+            if isinstance(model, Path):
+                converter = tf.lite.TFLiteConverter.from_saved_model(str(model))
+            else:
+                converter = tf.lite.TFLiteConverter.from_keras_model(model)
             mode.configure(converter, representative if mode.needs_calibration else None)
             return converter.convert()
         except Exception as exc:  # the converter raises many types; keep its first line and the log
@@ -104,14 +137,15 @@ def output_roles(content: bytes, roles: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def write_model(
-    keras_model,
+    model,
     mode: QuantMode,
     out_dir: Path,
     metadata: ClassifierMetadata,
     calibration: np.ndarray | None,
 ) -> Exported:
-    """Convert, embed metadata, write (atomically), and load it back through edge to check the spec."""
-    converted = convert(keras_model, mode, calibration)
+    """Convert (from a Keras model or its ``saved_model`` folder), embed metadata, write (atomically), and
+    load it back through edge to check the spec."""
+    converted = convert(model, mode, calibration)
     if metadata.task == "detect":  # which output is which, as the converted file orders them
         metadata = replace(metadata, outputs=output_roles(converted, metadata.outputs))
     content = embed(converted, metadata)

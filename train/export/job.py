@@ -14,7 +14,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 from train.data.folders import calibration_set
 from train.evaluate import VariantResult, evaluate_source, evaluate_variant, per_class
-from train.export.convert import batch_one, write_model
+from train.export.convert import batch_one, saved_model, write_model
 from train.export.gate import DEFAULT_MAX_DROP, judge, judge_detector
 from train.export.metadata_writer import ClassifierMetadata
 from train.export.modes import QuantMode
@@ -86,13 +86,13 @@ def export(
             mode=source.resize,
         )
         _say(f"calibrating with {len(calibration)} images from {source.calib_from}")
-    model = batch_one(source.model)
     exported = []
-    for mode in modes:
-        (out_dir / (mode.filename() + REFUSED_SUFFIX)).unlink(missing_ok=True)  # an earlier refusal
-        e = write_model(model, mode, out_dir, metadata_for(source, mode), calibration)
-        _say(f"wrote {e.path} ({e.size_bytes / 1024:.1f} KiB)")
-        exported.append(e)
+    with saved_model(batch_one(source.model)) as model:
+        for mode in modes:
+            (out_dir / (mode.filename() + REFUSED_SUFFIX)).unlink(missing_ok=True)  # an earlier refusal
+            e = write_model(model, mode, out_dir, metadata_for(source, mode), calibration)
+            _say(f"wrote {e.path} ({e.size_bytes / 1024:.1f} KiB)")
+            exported.append(e)
 
     _say(f"evaluating Keras and {len(exported)} variant(s) on {len(source.val)} validation images")
     keras_eval = evaluate_source(source)
