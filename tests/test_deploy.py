@@ -406,6 +406,8 @@ def test_the_ansible_playbook_deploys_and_rolls_back_the_same_way(device, tmp_pa
         done = play()
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
         assert TOKEN not in done.stdout
+        copied = done.stdout.split("TASK [Unpack the wheelhouse]", 1)[1].split("TASK [", 1)[0]
+        assert "changed:" in copied, copied  # a new device: the wheelhouse is sent
         status, body = healthz(port)
         assert status == 200 and body["frames"] > 0
         assert token_in_process_list() == []
@@ -428,6 +430,8 @@ def test_the_ansible_playbook_deploys_and_rolls_back_the_same_way(device, tmp_pa
         )
         done = play("-e", bad)
         assert done.returncode != 0 and "rescued=1" in done.stdout, done.stdout[-3000:]
+        copied = done.stdout.split("TASK [Unpack the wheelhouse]", 1)[1].split("TASK [", 1)[0]
+        assert "skipping:" in copied, copied  # the environment was made: the wheelhouse is not sent again
         assert os.readlink(root / "current") == first and healthz(port)[0] == 200
     finally:
         run_cli(*target(device, root), "--stop")
