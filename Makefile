@@ -8,7 +8,7 @@ TFLRT_STAMP := $(TFLRT)/.installed
 # The edge tests that run again on tflite-runtime (tests needing TensorFlow skip themselves there).
 EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py tests/test_classify_assets.py \
 	tests/test_sources.py tests/test_edge_isolation.py tests/test_cli.py tests/test_layouts.py \
-	tests/test_detect_assets.py tests/test_bench.py
+	tests/test_detect_assets.py tests/test_bench.py tests/test_pose_segment.py
 
 .PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps \
 	bench-table bench-honesty pi-check python-versions demo-detect detect-speed
@@ -77,6 +77,8 @@ YOLO_HEADS := runs/yolo-heads
 overhead: $(STAMP)
 	test -f $(YOLO_HEADS)/yolov8_640_int8-int8io.tflite || $(PY) tools/yolo_heads.py $(YOLO_HEADS) --layout yolov8
 	test -f $(YOLO_HEADS)/yolov5_640_int8-int8io.tflite || $(PY) tools/yolo_heads.py $(YOLO_HEADS) --layout yolov5
+	test -f $(YOLO_HEADS)/yolov8_seg_640_int8-int8io.tflite || \
+	  $(PY) tools/yolo_heads.py $(YOLO_HEADS) --layout yolov8_seg --modes float32,int8-int8io
 	$(PY) tools/task_overhead.py
 
 # Issue 5's targets: the pipeline against the examples' sequential loop (throughput on a file and on

@@ -4,7 +4,7 @@ Never imports TensorFlow. The short API::
 
     import edge
     with edge.load("model.tflite", threads=2) as model:
-        result = model(frame)          # Classes or Detections, by the model's task
+        result = model(frame)          # Classes, Detections, Poses or Segmentation, by the model's task
         edge.draw(frame, result)
 """
 
@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["Classes", "Detections", "EdgeError", "Overrides", "draw", "load"]
+__all__ = ["Classes", "Detections", "EdgeError", "Overrides", "Poses", "Segmentation", "draw", "load"]
 
 _LAZY = {
     "load": ("edge.tasks.loader", "load"),
     "Classes": ("edge.tasks.results", "Classes"),
     "Detections": ("edge.tasks.results", "Detections"),
+    "Poses": ("edge.tasks.results", "Poses"),
+    "Segmentation": ("edge.tasks.results", "Segmentation"),
     "EdgeError": ("edge.errors", "EdgeError"),
     "Overrides": ("edge.model.spec", "Overrides"),
     "draw": ("edge.sinks.render", "draw"),

@@ -79,8 +79,33 @@ def head_tensor(
     return np.concatenate([boxes, scores], axis=1).T  # (4+C, N)
 
 
-def keras_head(head: np.ndarray, size: int, seed: int = 0):
-    """A batch-1 Keras model [1, size, size, 3] float (pixels / 255) -> [1, *head.shape]."""
+def pose_head_tensor(size: int, planted: list[Planted], keypoints: list[np.ndarray]) -> np.ndarray:
+    """The raw pose output [56, N]: each planted person's box and score, and its keypoints (17, 3) of
+    (x, y) in input pixels and visibility; every other candidate scores 0. Normalised, as exported."""
+    head = head_tensor("yolov8", size, 1, planted)  # (5, N): the box and the person score
+    points = np.zeros((51, head.shape[1]), dtype=np.float32)
+    for i, kps in enumerate(keypoints):
+        slot = (i * 7919) % head.shape[1]  # the planted person's row, as head_tensor placed it
+        kps = np.asarray(kps, dtype=np.float32)
+        points[:, slot] = (kps / np.array([size, size, 1], dtype=np.float32)).ravel()
+    return np.concatenate([head, points])
+
+
+def seg_head_tensors(
+    size: int, classes: int, planted: list[Planted], coefficients: list[np.ndarray], protos: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The raw seg outputs: candidates [4+C+M, N] with each planted object's mask coefficients (M,),
+    and the prototypes ([size/4, size/4, M] or [M, size/4, size/4]) as given."""
+    head = head_tensor("yolov8", size, classes, planted)
+    coeffs = np.zeros((len(coefficients[0]), head.shape[1]), dtype=np.float32)
+    for i, c in enumerate(coefficients):
+        coeffs[:, (i * 7919) % head.shape[1]] = c
+    return np.concatenate([head, coeffs]), protos.astype(np.float32)
+
+
+def keras_head(head, size: int, seed: int = 0):
+    """A batch-1 Keras model [1, size, size, 3] float (pixels / 255) -> [1, *head.shape], or one output
+    per array when ``head`` is a tuple of them (in that order)."""
     from train.quiet import import_tensorflow
 
     import_tensorflow()  # without TensorFlow's start-up chatter
@@ -89,12 +114,14 @@ def keras_head(head: np.ndarray, size: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     inputs = keras.Input((size, size, 3), batch_size=1, name="images")
     pooled = keras.layers.GlobalAveragePooling2D()(inputs)
-    dense = keras.layers.Dense(head.size, name="head")
-    flat = dense(pooled)
-    kernel = rng.normal(0.0, 1e-5, size=(3, head.size)).astype(np.float32)
-    dense.set_weights([kernel, head.ravel().astype(np.float32)])
-    outputs = keras.layers.Reshape(head.shape)(flat)
-    return keras.Model(inputs, outputs, name="yolo_head")
+    outputs = []
+    for i, tensor in enumerate(head if isinstance(head, tuple) else (head,)):
+        dense = keras.layers.Dense(tensor.size, name=f"head{i}" if i else "head")
+        flat = dense(pooled)
+        kernel = rng.normal(0.0, 1e-5, size=(3, tensor.size)).astype(np.float32)
+        dense.set_weights([kernel, tensor.ravel().astype(np.float32)])
+        outputs.append(keras.layers.Reshape(tensor.shape)(flat))
+    return keras.Model(inputs, outputs if isinstance(head, tuple) else outputs[0], name="yolo_head")
 
 
 def ultralytics_metadata(names: list[str], size: int, task: str = "detect") -> dict:
@@ -144,21 +171,43 @@ def default_planted(size: int, classes: int) -> list[Planted]:
     ]
 
 
+def seg_planted(size: int, classes: int, count: int = 10) -> list[Planted]:
+    """``count`` objects on a 5-wide grid over the input, apart enough that NMS keeps them all."""
+    step, side = size / 5, size / 5 * 0.8
+    return [
+        Planted((i % 5 + 0.5) * step, (i // 5 + 1.5) * step, side, side, i % classes, 0.9 - 0.02 * i)
+        for i in range(count)
+    ]
+
+
+def seg_model(size: int, classes: int, seed: int = 0):
+    """A seg head with 10 planted objects and random prototypes (the timing case of issue 18)."""
+    rng = np.random.default_rng(seed)
+    planted = seg_planted(size, classes)
+    protos = rng.normal(0.0, 2.0, size=(size // 4, size // 4, 32)).astype(np.float32)
+    coefficients = [rng.normal(0.0, 1.0, size=32) for _ in planted]
+    return keras_head(seg_head_tensors(size, classes, planted, coefficients, protos), size)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--layout", choices=("yolov8", "yolov5"), default="yolov8")
+    parser.add_argument("--layout", choices=("yolov8", "yolov5", "yolov8_seg"), default="yolov8")
     parser.add_argument("--size", type=int, default=640)
     parser.add_argument("--classes", type=int, default=80)
     parser.add_argument("--modes", default=",".join(MODES))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    planted = default_planted(args.size, args.classes)
-    model = keras_head(head_tensor(args.layout, args.size, args.classes, planted), args.size)
+    if args.layout == "yolov8_seg":
+        model, task = seg_model(args.size, args.classes), "segment"
+    else:
+        planted = default_planted(args.size, args.classes)
+        model = keras_head(head_tensor(args.layout, args.size, args.classes, planted), args.size)
+        task = "detect"
     names = [f"class{i}" for i in range(args.classes)]
     for mode in args.modes.split(","):
         path = args.out / f"{args.layout}_{args.size}_{mode}.tflite"
-        write(path, convert(model, mode, args.size), ultralytics_metadata(names, args.size))
+        write(path, convert(model, mode, args.size), ultralytics_metadata(names, args.size, task))
         print(path)
     return 0
 

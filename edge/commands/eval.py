@@ -1,5 +1,6 @@
-"""``edgesight eval MODEL DATA``: top-1 accuracy of a classifier on an image folder, or COCO mAP of a
-detector on a COCO, VOC or YOLO folder."""
+"""``edgesight eval MODEL DATA``: top-1 accuracy of a classifier on an image folder, COCO mAP of a
+detector on a COCO, VOC or YOLO folder, or mean IoU of a segmentation model on a VOC or images/ +
+masks/ folder."""
 
 from __future__ import annotations
 
@@ -12,23 +13,57 @@ from edge.commands.options import add_model_options, load_task
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "eval", help="accuracy of a classifier on an image folder, or mAP of a detector on COCO/VOC/YOLO data"
+        "eval", help="accuracy of a classifier, mAP of a detector (COCO/VOC/YOLO) or mIoU of a segmenter"
     )
     p.add_argument("model", type=Path)
     p.add_argument(
-        "data", type=Path, help="image folder (one subfolder per class), or a COCO, VOC or YOLO folder"
+        "data",
+        type=Path,
+        help="image folder (one subfolder per class); COCO, VOC or YOLO detection data; VOC or images/ + "
+        "masks/ segmentation data",
     )
-    p.add_argument("--split", default="val", help="detection data: the split to score (default val)")
+    p.add_argument("--split", default="val", help="detection and VOC data: the split to score (default val)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     add_model_options(p)
     return p
 
 
 def handle(args: argparse.Namespace) -> int:
+    from edge.errors import EdgeError
+
     with load_task(args) as task:
         if task.spec.task == "detect":
             return _detector(args, task)
+        if task.spec.task == "segment":
+            return _segmenter(args, task)
+        if task.spec.task == "pose":
+            raise EdgeError(f"eval does not score pose models yet; {args.model} is one (try predict or run)")
         return _classifier(args, task)
+
+
+def _segmenter(args: argparse.Namespace, task) -> int:
+    from edge.evaluate.segment import evaluate_segmenter, segmentation_pairs
+
+    ev = evaluate_segmenter(task, segmentation_pairs(args.data, args.split))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "data": str(args.data),
+                    **ev.summary(),
+                    "runtime": task.runtime.label,
+                }
+            )
+        )
+        return 0
+    print(
+        f"{args.model}: mean IoU {ev.mean_iou:.3f}, pixel accuracy {ev.pixel_accuracy:.3f} "
+        f"over {ev.images} images"
+    )
+    for name, iou in ev.iou().items():
+        print(f"  {name:20s} IoU {iou:.3f}")
+    return 0
 
 
 def _detector(args: argparse.Namespace, task) -> int:

@@ -1,4 +1,5 @@
-"""``edgesight predict MODEL IMAGE...``: classes or boxes of each image, as text or JSON lines."""
+"""``edgesight predict MODEL IMAGE...``: classes, boxes, poses or a class map of each image, as text or
+JSON lines."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from edge.errors import EdgeError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("predict", help="classify or detect objects in images with a .tflite")
+    p = sub.add_parser("predict", help="classify, detect, estimate poses or segment images with a .tflite")
     p.add_argument("model", type=Path)
     p.add_argument("images", nargs="+", type=Path)
     p.add_argument("--json", action="store_true", help="one JSON object per image")
@@ -20,12 +21,26 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def print_result(path: Path, result) -> None:
-    from edge.tasks.results import Classes
+    from edge.tasks.results import Classes, Poses, Segmentation
 
     print(f"{path}:")
     if isinstance(result, Classes):
         for cid, label, score in zip(result.ids, result.labels, result.scores):
             print(f"  {score:6.3f}  {label if label is not None else '-'}  (id {cid})")
+        return
+    if isinstance(result, Segmentation):
+        for cid, label, share in zip(result.class_ids, result.labels, result.shares):
+            print(f"  {share:6.1%}  {label if label is not None else '-'}  (id {cid})")
+        return
+    if isinstance(result, Poses):
+        if not len(result):
+            print("  no poses")
+        people = zip(result.xyxy, result.scores, result.keypoints, result.keypoint_scores)
+        for box, score, points, kps in people:
+            corners = ", ".join(f"{v:.0f}" for v in box)
+            print(f"  {score:6.3f}  person  [{corners}]")
+            for name, (x, y), s in zip(result.names, points, kps):
+                print(f"      {s:5.2f}  {name} ({x:.0f}, {y:.0f})")
         return
     if not len(result):
         print("  no detections")
@@ -43,6 +58,7 @@ def handle(args: argparse.Namespace) -> int:
             if not path.is_file():  # every path checked before the first result
                 raise EdgeError(f"image not found: {path}")
         for path in args.images:
+            task.reset()  # each image on its own: nothing carried over from the one before
             result = task(read_image(path))
             if args.json:
                 print(json.dumps(record(result, image=str(path))))

@@ -134,6 +134,66 @@ def _fit_anchor_free(sig: Signature, strict: bool) -> Fit | str:
     return Fit(dict(roles), int(scores[2]))
 
 
+def _fit_movenet(sig: Signature, strict: bool) -> Fit | str:
+    if len(sig.outputs) != 1 or list(sig.outputs[0].shape) != [1, 1, 17, 3]:
+        return f"expects one output of shape [1, 1, 17, 3], found {sig.shapes()}"
+    return Fit({"keypoints": 0})
+
+
+def _fit_movenet_multipose(sig: Signature, strict: bool) -> Fit | str:
+    if len(sig.outputs) != 1 or len(sig.outputs[0].shape) != 3 or list(sig.outputs[0].shape)[::2] != [1, 56]:
+        return f"expects one output of shape [1, P, 56], found {sig.shapes()}"
+    return Fit({"poses": 0})
+
+
+def _fit_segmentation(sig: Signature, strict: bool) -> Fit | str:
+    shape = sig.outputs[0].shape if len(sig.outputs) == 1 else ()
+    if len(shape) != 4 or shape[0] != 1 or min(shape[1], shape[2]) < 2 or shape[3] < 2:
+        return f"expects one output of shape [1, H, W, C] with C >= 2 classes, found {sig.shapes()}"
+    if strict and (shape[1] * sig.width != shape[2] * sig.height) and sig.num_labels != shape[3]:
+        return f"a {shape[1]}x{shape[2]} map is not the input's {sig.height}x{sig.width} aspect"
+    return Fit({"masks": 0}, int(shape[3]))
+
+
+POSE_CHANNELS = 4 + 1 + 17 * 3  # Ultralytics pose: box, person score, 17 x (x, y, visibility)
+
+
+def _fit_yolo_pose(sig: Signature, strict: bool) -> Fit | str:
+    shape = list(sig.outputs[0].shape) if len(sig.outputs) == 1 else []
+    if len(shape) != 3 or shape[0] != 1 or shape[1] != POSE_CHANNELS:
+        return f"expects one output of shape [1, {POSE_CHANNELS}, N], found {sig.shapes()}"
+    if strict and shape[2] not in anchor_counts(sig.height, sig.width, 1):
+        return f"N={shape[2]} is not the candidate count of a {sig.height}x{sig.width} head"
+    return Fit({"predictions": 0}, 1)
+
+
+def proto_layout(shape: tuple[int, ...], height: int, width: int) -> tuple[int, bool]:
+    """Mask prototypes [1, H, W, M] or [1, M, H, W] -> (M, channels first). The prototype grid is a
+    quarter of the input (160 x 160 at 640 px), which tells the axes apart; channels last (TFLite's
+    own) when both readings fit, and the smaller axis as M when neither does."""
+    grid = (height // 4, width // 4)
+    if tuple(shape[1:3]) == grid:
+        return shape[3], False
+    if tuple(shape[2:4]) == grid:
+        return shape[1], True
+    channels_first = shape[1] < shape[3]
+    return (shape[1] if channels_first else shape[3]), channels_first
+
+
+def _fit_yolo_seg(sig: Signature, strict: bool) -> Fit | str:
+    ranks = [len(o.shape) for o in sig.outputs]
+    if sorted(ranks) != [3, 4]:
+        return f"expects a [1, 4+C+M, N] output and [1, H, W, M] prototypes, found {sig.shapes()}"
+    pred, protos = ranks.index(3), ranks.index(4)
+    shape, masks = sig.outputs[pred].shape, proto_layout(sig.outputs[protos].shape, sig.height, sig.width)[0]
+    classes = shape[1] - 4 - masks
+    if shape[0] != 1 or classes < 1:
+        return f"expects [1, 4+C+{masks}, N] with one class or more beside the masks, found {list(shape)}"
+    if strict and shape[2] not in anchor_counts(sig.height, sig.width, 1) and sig.num_labels != classes:
+        return f"N={shape[2]} is not the candidate count of a {sig.height}x{sig.width} head"
+    return Fit({"predictions": pred, "protos": protos}, classes)
+
+
 LAYOUTS: tuple[Layout, ...] = (
     Layout("class_scores", "classify", "[1, C] class scores", "stretch", None, None, _fit_class_scores),
     Layout(
@@ -172,10 +232,55 @@ LAYOUTS: tuple[Layout, ...] = (
         None,
         _fit_anchor_free,
     ),
+    Layout(
+        "yolov8_pose",
+        "pose",
+        f"Ultralytics YOLOv8/YOLO11-pose raw [1, {POSE_CHANNELS}, N]: cx, cy, w, h, score, 17 x (x, y, v)",
+        "letterbox",
+        (0.0,),
+        (255.0,),
+        _fit_yolo_pose,
+    ),
+    Layout(
+        "yolov8_seg",
+        "detect",
+        "Ultralytics YOLOv8/YOLO11-seg raw [1, 4+C+32, N] and prototypes [1, H, W, 32] (either order)",
+        "letterbox",
+        (0.0,),
+        (255.0,),
+        _fit_yolo_seg,
+    ),
+    Layout(
+        "movenet",
+        "pose",
+        "MoveNet SinglePose (Lightning, Thunder) [1, 1, 17, 3]: y, x, score per keypoint, normalised",
+        "stretch",
+        (0.0,),
+        (1.0,),
+        _fit_movenet,
+    ),
+    Layout(
+        "movenet_multipose",
+        "pose",
+        "MoveNet MultiPose [1, P, 56]: 17 x (y, x, score), then ymin, xmin, ymax, xmax, score",
+        "letterbox",
+        (0.0,),
+        (1.0,),
+        _fit_movenet_multipose,
+    ),
+    Layout(
+        "segmentation",
+        "segment",
+        "semantic segmentation [1, H, W, C]: class logits or probabilities per pixel (e.g. DeepLab v3)",
+        "stretch",
+        (127.5,),
+        (127.5,),
+        _fit_segmentation,
+    ),
 )
 BY_NAME = {layout.name: layout for layout in LAYOUTS}
 TASKS = tuple(dict.fromkeys(layout.task for layout in LAYOUTS))
-ULTRALYTICS_TASKS = {"detect": "detect", "classify": "classify"}
+ULTRALYTICS_TASKS = {"detect": "detect", "classify": "classify", "pose": "pose", "segment": "detect"}
 
 
 def _named(name: str, task: str | None, sig: Signature, source: str) -> tuple[Layout, Fit, str]:

@@ -1,13 +1,21 @@
-"""Draw results onto frames: ``draw(frame, result) -> frame`` for Classes and Detections alike."""
+"""Draw results onto frames: ``draw(frame, result) -> frame`` for every result type: top-k text, boxes,
+skeletons coloured by keypoint confidence, and class maps over the frame with a legend."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
-from edge.tasks.results import Classes, Detections
+from edge.tasks.results import Classes, Detections, Poses, Result, Segmentation
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+# the limbs between COCO keypoints: face, arms, torso, legs
+SKELETON = (
+    (0, 1), (0, 2), (1, 3), (2, 4), (5, 6), (5, 7), (7, 9), (6, 8), (8, 10),
+    (5, 11), (6, 12), (11, 12), (11, 13), (13, 15), (12, 14), (14, 16),
+)  # fmt: skip
+KEYPOINT_THRESHOLD = 0.2  # keypoints below it are not drawn
+MASK_ALPHA = 0.5
 
 
 def _color(class_id: int) -> tuple[int, int, int]:
@@ -29,15 +37,83 @@ def _name(class_id: int, label: str | None) -> str:
     return label if label is not None else f"class {class_id}"
 
 
+def _confidence_color(score: float) -> tuple[int, int, int]:
+    """Red for a doubtful keypoint through yellow to green for a sure one."""
+    hue = int(np.clip((score - KEYPOINT_THRESHOLD) / (1 - KEYPOINT_THRESHOLD), 0, 1) * 60)
+    bgr = cv2.cvtColor(np.uint8([[[hue, 255, 255]]]), cv2.COLOR_HSV2BGR)[0, 0]
+    return tuple(int(v) for v in bgr)
+
+
+def _draw_poses(img: np.ndarray, result: Poses, scale: float, line: int) -> None:
+    thickness = max(1, round(scale * 2))
+    radius = max(2, round(scale * 4))
+    for box, score, points, kps in zip(result.xyxy, result.scores, result.keypoints, result.keypoint_scores):
+        xy = [(round(float(x)), round(float(y))) for x, y in points]
+        for a, b in SKELETON:
+            if a < len(xy) and b < len(xy) and min(kps[a], kps[b]) >= KEYPOINT_THRESHOLD:
+                cv2.line(img, xy[a], xy[b], _confidence_color(min(kps[a], kps[b])), thickness, cv2.LINE_AA)
+        for point, s in zip(xy, kps):
+            if s >= KEYPOINT_THRESHOLD:
+                cv2.circle(img, point, radius, _confidence_color(float(s)), -1, cv2.LINE_AA)
+        x0, y0 = round(float(box[0])), round(float(box[1]))
+        _text(img, f"person {score:.2f}", (x0, max(y0, line)), scale * 0.8)
+
+
+def _background(result: Segmentation) -> int | None:
+    """The class left untinted: the one labelled background, else id 0 when there are no labels."""
+    for cid, label in zip(result.class_ids, result.labels):
+        if label is not None and label.lower() == "background":
+            return int(cid)
+    return 0 if all(label is None for label in result.labels) else None
+
+
+def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line: int) -> None:
+    class_map = result.class_map
+    if class_map.shape != img.shape[:2]:
+        class_map = cv2.resize(class_map, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
+    background = _background(result)
+    if class_map.dtype == np.uint8:  # a look-up table per channel: much faster than fancy indexing
+        lut = np.zeros((256, 1, 3), np.uint8)
+        for cid in result.class_ids:
+            lut[cid, 0] = _color(int(cid))
+        colored = cv2.LUT(cv2.merge([class_map, class_map, class_map]), lut)
+    else:
+        palette = np.zeros((int(class_map.max()) + 1, 3), np.uint8)
+        for cid in result.class_ids:
+            palette[cid] = _color(int(cid))
+        colored = palette[class_map]
+    tinted = cv2.addWeighted(img, 1 - MASK_ALPHA, colored, MASK_ALPHA, 0)
+    if background is None:
+        img[:] = tinted
+    else:
+        cv2.copyTo(tinted, (class_map != background).view(np.uint8), img)
+    for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
+        color = (200, 200, 200) if cid == background else _color(int(cid))
+        _text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
+
+
+def _draw_masks(img: np.ndarray, result: Detections) -> None:
+    """Each instance's mask tinted with its class colour, over its box only."""
+    for mask, box, cid in zip(result.masks, result.xyxy, result.class_ids):
+        x0, y0 = max(int(box[0]), 0), max(int(box[1]), 0)
+        x1, y1 = min(int(np.ceil(box[2])), img.shape[1]), min(int(np.ceil(box[3])), img.shape[0])
+        if x1 <= x0 or y1 <= y0:
+            continue
+        patch, where = img[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+        tint = np.empty_like(patch)
+        tint[:] = _color(int(cid))
+        cv2.copyTo(cv2.addWeighted(patch, 1 - MASK_ALPHA, tint, MASK_ALPHA, 0), where.view(np.uint8), patch)
+
+
 def draw(
     frame: np.ndarray,
-    result: Classes | Detections,
+    result: Result,
     fps: float | None = None,
     copy: bool = True,
     stats: dict | None = None,
 ) -> np.ndarray:
-    """Annotate a BGR frame with a result (top-k text or boxes), the fps, and with ``stats`` (a
-    ``LiveStats`` snapshot) the stage times and frame age."""
+    """Annotate a BGR frame with a result (top-k text, boxes, skeletons or a class map), the fps, and
+    with ``stats`` (a ``LiveStats`` snapshot) the stage times and frame age."""
     img = frame.copy() if copy else frame
     scale = max(0.4, min(img.shape[:2]) / 800)
     line = int(30 * scale) + 6
@@ -45,11 +121,17 @@ def draw(
         for row, (cid, label, score) in enumerate(zip(result.ids, result.labels, result.scores)):
             _text(img, f"{_name(cid, label)} {score:.2f}", (8, line * (row + 1)), scale, _color(int(cid)))
     elif isinstance(result, Detections):
+        if result.masks is not None:
+            _draw_masks(img, result)
         for box, cid, label, score in zip(result.xyxy, result.class_ids, result.labels, result.scores):
             x0, y0, x1, y1 = (round(float(v)) for v in box)
             color = _color(int(cid))
             cv2.rectangle(img, (x0, y0), (x1, y1), color, max(1, round(scale * 2)))
             _text(img, f"{_name(cid, label)} {score:.2f}", (x0, max(y0, line)), scale * 0.8, color)
+    elif isinstance(result, Poses):
+        _draw_poses(img, result, scale, line)
+    elif isinstance(result, Segmentation):
+        _draw_segmentation(img, result, scale, line)
     footer = [f"{fps:.1f} fps"] if fps is not None else []
     if stats and stats.get("stage_ms"):
         footer.append(" ".join(f"{k[:4]} {v:.1f}" for k, v in stats["stage_ms"].items()) + " ms")

@@ -9,7 +9,7 @@ from edge.model.metadata import ModelFile
 from edge.model.runtime import Runtime
 from edge.model.spec import ModelSpec
 from edge.tasks.preprocess import InputConverter, Transform, as_bgr8, resize
-from edge.tasks.results import Classes, Detections
+from edge.tasks.results import Result
 
 _COLOR_CODES = {"RGB": cv2.COLOR_BGR2RGB, "GRAY": cv2.COLOR_BGR2GRAY}
 
@@ -39,12 +39,16 @@ class Task:
             image = cv2.cvtColor(image, self._color)
         return self._convert(image), transform
 
-    def decode(self, outputs: list[np.ndarray], transform: Transform) -> Classes | Detections:
+    def decode(self, outputs: list[np.ndarray], transform: Transform) -> Result:
         raise NotImplementedError
 
-    def __call__(self, frame: np.ndarray) -> Classes | Detections:
+    def __call__(self, frame: np.ndarray) -> Result:
         tensor, transform = self.prepare(frame)
         return self.decode(self.runtime.invoke(tensor), transform)
+
+    def reset(self) -> None:
+        """Forget what earlier frames left (a task that follows something between frames); the next
+        call starts afresh, as for an unrelated image."""
 
     def close(self) -> None:
         self.runtime.close()

@@ -122,6 +122,8 @@ class InputConverter:
         std_c = np.broadcast_to(np.asarray(std, dtype=np.float32), (channels,))
         real = (pixels - mean_c) / std_c  # (256, C)
         if np.issubdtype(self.dtype, np.integer):
+            if scale == 0.0 and self.dtype == np.uint8 and bool(np.all(np.abs(real - pixels) < 0.5)):
+                scale, zero_point = 1.0, 0  # raw pixels into a uint8 input that has no quantization (MoveNet)
             if scale == 0.0:
                 raise EdgeError(f"input tensor is {self.dtype} but has no quantization parameters")
             exact = real / np.float32(scale) + np.float32(zero_point)

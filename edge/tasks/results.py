@@ -6,6 +6,7 @@ Rendering, JSON and metrics read these types; nothing downstream knows which mod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Union
 
 import numpy as np
 
@@ -58,12 +59,14 @@ class Classes:
 
 @dataclass(frozen=True, eq=False)
 class Detections:
-    """Objects in one image: xyxy (N, 4) in frame pixels, scores (N,), class ids (N,), labels (N,)."""
+    """Objects in one image: xyxy (N, 4) in frame pixels, scores (N,), class ids (N,), labels (N,),
+    and for instance segmentation masks (N, H, W) of the frame's pixels (None otherwise)."""
 
     xyxy: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
     labels: tuple[str | None, ...]
+    masks: np.ndarray | None = None
 
     task = "detect"
 
@@ -79,20 +82,130 @@ class Detections:
         _check("class_ids", self.class_ids, (n,))
         if len(self.labels) != n:
             raise ValueError(f"labels: expected {n} labels, got {len(self.labels)}")
+        if self.masks is not None:
+            object.__setattr__(self, "masks", np.asarray(self.masks, dtype=bool))
+            _check("masks", self.masks, (n, None, None))
 
     def __len__(self) -> int:
         return len(self.xyxy)
 
     def to_dict(self) -> dict:
-        """The JSON shape: ``{"task": "detect", "detections": [{"id", "label", "score", "box"}, ...]}``."""
+        """The JSON shape: ``{"task": "detect", "detections": [{"id", "label", "score", "box"}, ...]}``;
+        with masks, each detection also has ``mask_area``, its mask's pixels."""
         items = []
-        for box, cid, label, score in zip(self.xyxy, self.class_ids, self.labels, self.scores):
+        rows = zip(self.xyxy, self.class_ids, self.labels, self.scores)
+        for i, (box, cid, label, score) in enumerate(rows):
             item = _label_dict(cid, label, score)
             item["box"] = [round(float(v), 1) for v in box]
+            if self.masks is not None:
+                item["mask_area"] = int(np.count_nonzero(self.masks[i]))
             items.append(item)
         return {"task": self.task, "detections": items}
 
 
-def record(result: Classes | Detections, **extra: object) -> dict:
+# COCO's 17 body keypoints, in MoveNet's (and Ultralytics pose's) order
+KEYPOINTS = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+    "right_knee", "left_ankle", "right_ankle",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, eq=False)
+class Poses:
+    """People in one image: xyxy (P, 4) and scores (P,) in frame pixels, keypoints (P, K, 2) as (x, y)
+    in frame pixels, keypoint_scores (P, K) in 0..1, and the K keypoint names."""
+
+    xyxy: np.ndarray
+    scores: np.ndarray
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+    names: tuple[str, ...] = KEYPOINTS
+
+    task = "pose"
+
+    def __post_init__(self) -> None:
+        k = len(self.names)
+        xyxy = np.asarray(self.xyxy, dtype=np.float32)
+        points = np.asarray(self.keypoints, dtype=np.float32)
+        object.__setattr__(self, "xyxy", xyxy.reshape(0, 4) if xyxy.size == 0 else xyxy)
+        object.__setattr__(self, "scores", np.asarray(self.scores, dtype=np.float32))
+        object.__setattr__(self, "keypoints", points.reshape(0, k, 2) if points.size == 0 else points)
+        kps = np.asarray(self.keypoint_scores, dtype=np.float32)
+        object.__setattr__(self, "keypoint_scores", kps.reshape(0, k) if kps.size == 0 else kps)
+        object.__setattr__(self, "names", tuple(self.names))
+        _check("xyxy", self.xyxy, (None, 4))
+        n = len(self.xyxy)
+        _check("scores", self.scores, (n,))
+        _check("keypoints", self.keypoints, (n, k, 2))
+        _check("keypoint_scores", self.keypoint_scores, (n, k))
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    @property
+    def class_ids(self) -> np.ndarray:
+        return np.zeros(len(self), dtype=np.int64)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every pose is a person: what counts and MQTT read."""
+        return ("person",) * len(self)
+
+    def to_dict(self) -> dict:
+        """The JSON shape: ``{"task": "pose", "poses": [{"id", "label", "score", "box", "keypoints":
+        [{"name", "x", "y", "score"}, ...]}, ...]}``."""
+        items = []
+        for box, score, points, kps in zip(self.xyxy, self.scores, self.keypoints, self.keypoint_scores):
+            item = _label_dict(0, "person", score)
+            item["box"] = [round(float(v), 1) for v in box]
+            item["keypoints"] = [
+                {"name": name, "x": round(float(x), 1), "y": round(float(y), 1), "score": round(float(s), 4)}
+                for name, (x, y), s in zip(self.names, points, kps)
+            ]
+            items.append(item)
+        return {"task": self.task, "poses": items}
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """A class for every pixel: class_map (H, W) in frame pixels; the classes found, most pixels first:
+    class_ids (K,), shares (K,) of the frame's pixels and labels (K,)."""
+
+    class_map: np.ndarray
+    class_ids: np.ndarray
+    shares: np.ndarray
+    labels: tuple[str | None, ...]
+
+    task = "segment"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "class_ids", np.asarray(self.class_ids, dtype=np.int64))
+        object.__setattr__(self, "shares", np.asarray(self.shares, dtype=np.float32))
+        object.__setattr__(self, "labels", tuple(self.labels))
+        _check("class_map", np.asarray(self.class_map), (None, None))
+        _check("class_ids", self.class_ids, (None,))
+        _check("shares", self.shares, (len(self.class_ids),))
+        if len(self.labels) != len(self.class_ids):
+            raise ValueError(f"labels: expected {len(self.class_ids)} labels, got {len(self.labels)}")
+
+    def __len__(self) -> int:
+        return len(self.class_ids)
+
+    def to_dict(self) -> dict:
+        """The JSON shape: ``{"task": "segment", "size": [w, h], "classes": [{"id", "label", "share"},
+        ...]}``; the map itself is an image (``--save``, the web view), not JSON."""
+        h, w = self.class_map.shape
+        classes = [
+            {"id": int(c), "label": lb, "share": round(float(s), 4)}
+            for c, lb, s in zip(self.class_ids, self.labels, self.shares)
+        ]
+        return {"task": self.task, "size": [int(w), int(h)], "classes": classes}
+
+
+Result = Union[Classes, Detections, Poses, Segmentation]
+
+
+def record(result: Result, **extra: object) -> dict:
     """One JSON-ready object for a result: ``extra`` keys (image, index, timestamp) first."""
     return {**extra, **result.to_dict()}

@@ -1,0 +1,248 @@
+"""Pose and segmentation on the device: MoveNet and DeepLab from ../shared/assets against their reference
+outputs, the crop that follows a person between frames, MultiPose through the letterbox on a real
+converted model, the results' JSON and drawing, and ``predict`` and ``run`` through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+import edge
+from edge.sources.images import read_image
+from edge.tasks.pose import BODY_EXPANSION, TORSO_EXPANSION, next_crop
+from edge.tasks.results import KEYPOINTS, Poses, Segmentation
+from tests.conftest import IMAGES, needs_tensorflow, run_cli
+
+POSE = "models/pose/movenet_single_pose_lightning_ptq.tflite"
+POSE_CSV = "models/pose/movenet_single_pose_lightning_ptq_reference.csv"
+DEEPLAB = "models/segmentation/deeplabv3.tflite"
+GOLDEN = "models/segmentation/segmentation_golden_rotation0.png"
+L_SHOULDER, R_SHOULDER, L_HIP, R_HIP, L_ANKLE = (KEYPOINTS.index(n) for n in (
+    "left_shoulder", "right_shoulder", "left_hip", "right_hip", "left_ankle"))  # fmt: skip
+
+
+def test_movenet_on_squat_matches_the_reference_keypoints(assets):
+    image = read_image(IMAGES / "squat.bmp")
+    height, width = image.shape[:2]
+    with edge.load(assets / POSE, threads=2) as model:
+        assert (model.spec.task, model.spec.layout, model.spec.layout_from) == (
+            "pose",
+            "movenet",
+            "signature",
+        )
+        assert model.spec.input.dtype == np.uint8 and model.spec.input.resize == "stretch"
+        poses = model(image)
+    assert isinstance(poses, Poses) and len(poses) == 1 and poses.names == KEYPOINTS
+    with (assets / POSE_CSV).open() as f:
+        reference = list(csv.DictReader(f))
+    assert len(reference) == 17
+    for row in reference:
+        x, y = poses.keypoints[0, int(row["keypoint_id"])] / (width, height)
+        assert abs(x - float(row["keypoint_x"])) <= 0.03 and abs(y - float(row["keypoint_y"])) <= 0.03, row
+    x0, y0, x1, y1 = poses.xyxy[0]
+    assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+    assert poses.scores[0] == pytest.approx(poses.keypoint_scores[0].mean())
+
+
+def test_deeplab_mask_matches_the_golden_png(assets):
+    with edge.load(assets / DEEPLAB, threads=2) as model:
+        assert (model.spec.task, model.spec.layout) == ("segment", "segmentation")
+        assert model.spec.labels_from == "metadata" and model.spec.input.mean == (127.5,)
+        result = model(read_image(IMAGES / "segmentation_input_rotation0.jpg"))
+    golden = cv2.imread(str(assets / GOLDEN), cv2.IMREAD_UNCHANGED)
+    assert isinstance(result, Segmentation) and result.class_map.shape == golden.shape
+    assert (result.class_map.astype(int) * 10 == golden).mean() >= 0.99
+    assert sorted(result.labels) == ["background", "horse", "person"]
+    shares = dict(zip(result.labels, result.shares))
+    assert shares == pytest.approx({"background": 0.379, "person": 0.335, "horse": 0.286}, abs=0.005)
+    assert result.to_dict()["classes"][0]["label"] == "background"  # most pixels first
+
+
+def _person(width: float = 640, height: float = 480) -> tuple[np.ndarray, np.ndarray]:
+    """A standing person's keypoints in a frame: hips at (320, 300), shoulders 100 px above."""
+    points = np.tile([320.0, 250.0], (17, 1))
+    points[[L_SHOULDER, R_SHOULDER]] = [[300, 200], [340, 200]]
+    points[[L_HIP, R_HIP]] = [[305, 300], [335, 300]]
+    return points, np.full(17, 0.9)
+
+
+def test_the_crop_is_centred_on_the_hips_and_sized_from_torso_and_body():
+    points, scores = _person()
+    crop = next_crop(points, scores, 640, 480)
+    half = 100 * TORSO_EXPANSION  # the shoulders are the torso's farthest point from the hips' centre
+    assert (crop.x0, crop.y0, crop.side) == pytest.approx((320 - half, 300 - half, 2 * half))
+    points[L_ANKLE] = [320, 470]  # a confident ankle 170 px below: the body's spread decides
+    crop = next_crop(points, scores, 640, 480)
+    assert crop.side == pytest.approx(2 * 170 * BODY_EXPANSION)
+    scores[L_ANKLE] = 0.1  # the same ankle, not seen: ignored
+    assert next_crop(points, scores, 640, 480).side == pytest.approx(2 * half)
+
+
+def test_the_crop_falls_back_to_the_whole_frame_and_is_capped_at_it():
+    points, scores = _person()
+    for unseen in ([L_HIP, R_HIP], [L_SHOULDER, R_SHOULDER]):
+        hidden = scores.copy()
+        hidden[unseen] = 0.05
+        assert next_crop(points, hidden, 640, 480) is None
+    one_hip = scores.copy()
+    one_hip[L_HIP] = 0.05  # one hip and one shoulder are enough
+    assert next_crop(points, one_hip, 640, 480) is not None
+    assert next_crop(points * 3, scores, 640, 480) is None  # a crop larger than the frame: whole frame
+    near_edge = points - [250, 0]  # hips' centre at x = 70
+    crop = next_crop(near_edge, scores, 640, 480)
+    assert crop.side / 2 <= max(70, 640 - 70, 300, 480 - 300)
+
+
+def test_on_video_the_crop_follows_the_person_and_scores_rise(assets):
+    frames = []
+    capture = cv2.VideoCapture(str(assets / "video/pose_1.mp4"))
+    while len(frames) < 60:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    assert len(frames) == 60
+    mean_score, cropped = {}, 0
+    for follow in (True, False):
+        with edge.load(assets / POSE, threads=2) as model:
+            model.follow = follow
+            scores = []
+            for frame in frames:
+                cropped += follow and model._crop is not None
+                scores.append(model(frame).scores.max(initial=0.0))
+        mean_score[follow] = float(np.mean(scores))
+    assert cropped >= 50, cropped  # after the first frame the crop is in use almost throughout
+    assert mean_score[True] > mean_score[False], mean_score
+
+
+@needs_tensorflow
+def test_multipose_points_come_back_through_the_letterbox(tmp_path):
+    """A real converted model whose [1, 6, 56] output is planted: a 640x480 frame letterboxed into
+    64x64 has 8 px of padding above and below, which the points must lose on their way back."""
+    import keras
+    import tensorflow as tf
+
+    planted = np.zeros((6, 56), np.float32)
+    people = planted[0, :51].reshape(17, 3)
+    people[:] = [0.5, 0.5, 0.9]  # (y, x, score): the centre
+    people[0] = [0.125, 0.25, 0.8]  # the nose at the top of the picture, just below the padding
+    people[16] = [0.875, 0.75, 0.7]  # an ankle at its bottom
+    planted[0, 51:56] = [0.125, 0.25, 0.875, 0.75, 0.85]
+    planted[1, 55] = 0.1  # a second person below the threshold
+    inputs = keras.Input((64, 64, 3), batch_size=1)
+    dense = keras.layers.Dense(6 * 56)
+    outputs = keras.layers.Reshape((6, 56))(dense(keras.layers.GlobalAveragePooling2D()(inputs)))
+    model = keras.Model(inputs, outputs)
+    dense.set_weights([np.zeros((3, 6 * 56), np.float32), planted.reshape(-1)])
+    path = tmp_path / "multipose.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    with edge.load(path) as task:
+        assert (task.spec.task, task.spec.layout, task.spec.input.resize) == (
+            "pose",
+            "movenet_multipose",
+            "letterbox",
+        )
+        poses = task(np.zeros((480, 640, 3), np.uint8))
+    assert len(poses) == 1 and poses.scores[0] == pytest.approx(0.85)
+    # input (x, y) = (16, 8) -> frame (160, 0); (32, 32) -> (320, 240); (48, 56) -> (480, 480)
+    assert poses.keypoints[0, 0] == pytest.approx([160, 0], abs=0.5)
+    assert poses.keypoints[0, 5] == pytest.approx([320, 240], abs=0.5)
+    assert poses.keypoints[0, 16] == pytest.approx([480, 480], abs=0.5)
+    assert poses.xyxy[0] == pytest.approx([160, 0, 480, 480], abs=0.5)
+
+
+def test_skeletons_are_drawn_where_keypoints_are_seen():
+    points = np.tile([10.0, 10.0], (17, 1))
+    points[[L_SHOULDER, R_SHOULDER, L_HIP]] = [[100, 100], [200, 100], [100, 180]]
+    scores = np.zeros(17)
+    scores[[L_SHOULDER, R_SHOULDER]] = [0.9, 0.3]
+    poses = Poses([[90, 90, 210, 190]], [0.8], points[None], scores[None])
+    image = edge.draw(np.zeros((240, 320, 3), np.uint8), poses)
+    assert image[100, 100].any() and image[100, 200].any() and image[100, 150].any()  # two points, a limb
+    assert not image[180, 100].any() and not image[140, 100].any()  # an unseen hip: no point, no limb
+    assert image[100, 100, 1] > image[100, 200, 1]  # the surer keypoint is greener
+
+
+def test_masks_tint_the_classes_and_leave_the_background():
+    frame = np.full((120, 160, 3), 100, np.uint8)
+    class_map = np.zeros((120, 160), np.uint8)
+    class_map[:, 80:] = 15
+    result = Segmentation(class_map, [0, 15], [0.5, 0.5], ["background", "person"])
+    image = edge.draw(frame, result)
+    assert np.array_equal(image[60:, :80], frame[60:, :80])  # background, below the legend: untouched
+    assert (np.abs(image[60:, 80:].astype(int) - 100).sum(axis=2) > 30).all()  # the person: tinted
+    assert not np.array_equal(image[:40, :80], frame[:40, :80])  # the legend
+    assert result.to_dict() == {
+        "task": "segment",
+        "size": [160, 120],
+        "classes": [
+            {"id": 0, "label": "background", "share": 0.5},
+            {"id": 15, "label": "person", "share": 0.5},
+        ],
+    }
+
+
+def test_predict_and_run_through_the_cli(assets, tmp_path):
+    done = run_cli("predict", assets / POSE, IMAGES / "squat.bmp", IMAGES / "yoga_pose.jpg", "--json")
+    assert done.returncode == 0, done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert first["task"] == "pose" and len(first["poses"]) == 1 and second["image"].endswith("yoga_pose.jpg")
+    assert [k["name"] for k in first["poses"][0]["keypoints"]] == list(KEYPOINTS)
+    done = run_cli("predict", assets / DEEPLAB, IMAGES / "segmentation_input_rotation0.jpg")
+    assert done.returncode == 0 and "person  (id 15)" in done.stdout and "horse  (id 13)" in done.stdout
+    jsonl, video = tmp_path / "poses.jsonl", tmp_path / "poses.avi"
+    done = run_cli(
+        "run", assets / POSE, "--source", assets / "video/pose_1.mp4", "--jsonl", jsonl, "--save", video
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(lines) == 120 and all(line["task"] == "pose" for line in lines)
+    assert sum(len(line["poses"]) == 1 for line in lines) >= 110
+    capture = cv2.VideoCapture(str(video))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 120
+    capture.release()
+
+
+def test_eval_scores_a_segmenter_by_mean_iou_on_voc_and_plain_folders(assets, tmp_path):
+    from edge.evaluate.segment import voc_palette
+
+    golden = cv2.imread(str(assets / GOLDEN), cv2.IMREAD_UNCHANGED) // 10
+    image = IMAGES / "segmentation_input_rotation0.jpg"
+    plain = tmp_path / "plain"
+    (plain / "images").mkdir(parents=True)
+    (plain / "masks").mkdir()
+    shutil.copyfile(image, plain / "images/horse.jpg")
+    cv2.imwrite(str(plain / "masks/horse.png"), golden)
+    done = run_cli("eval", assets / DEEPLAB, plain, "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["mean_iou"] == 1.0 and summary["pixel_accuracy"] == 1.0
+    assert set(summary["iou"]) == {"background", "person", "horse"}
+    # VOC: a palette mask (read by OpenCV as colours), a void border, and the horse relabelled a cow
+    voc = tmp_path / "voc"
+    for folder in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+        (voc / folder).mkdir(parents=True)
+    shutil.copyfile(image, voc / "JPEGImages/2007_000001.jpg")
+    truth = np.where(golden == 13, 10, golden).astype(np.uint8)
+    truth[:, :5] = 255
+    cv2.imwrite(str(voc / "SegmentationClass/2007_000001.png"), voc_palette()[truth][..., ::-1])
+    (voc / "ImageSets/Segmentation/val.txt").write_text("2007_000001\n")
+    done = run_cli("eval", assets / DEEPLAB, voc, "--json")
+    assert done.returncode == 0, done.stderr
+    iou = json.loads(done.stdout)["iou"]
+    assert iou["person"] == pytest.approx(1.0) and iou["horse"] == 0.0 and iou["cow"] == 0.0
+    assert json.loads(done.stdout)["mean_iou"] == pytest.approx((1 + 1 + 0 + 0) / 4, abs=0.01)
+    done = run_cli("eval", assets / DEEPLAB, IMAGES)
+    assert (
+        done.returncode == 2
+        and "is not a segmentation folder" in done.stderr
+        and "Traceback" not in done.stderr
+    )
+    done = run_cli("eval", assets / POSE, plain)
+    assert done.returncode == 2 and "does not score pose models yet" in done.stderr
