@@ -60,7 +60,9 @@ test: $(STAMP) $(TFLRT_STAMP) system-deps
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q \
 	  -p no:cacheprovider $(EDGE_TESTS)
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=litert EDGESIGHT_TFLRT_PYTHON=$(abspath $(TFLRT))/bin/python \
-	  $(PY) -m pytest -q --durations=15
+	  $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not serial" --durations=15
+	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=litert EDGESIGHT_TFLRT_PYTHON=$(abspath $(TFLRT))/bin/python \
+	  $(PY) -m pytest -q -p no:cacheprovider -m serial --durations=5
 
 # The README's table of export modes: MobileNetV2 (alpha 0.35, 96 px) trained on the built-in data,
 # exported in every mode, each variant measured on ai-edge-litert and on tflite-runtime 2.14.

@@ -33,6 +33,29 @@ def needs_peer(missing: bool, reason: str):
     return pytest.mark.needs_peer(missing=missing, reason=reason)
 
 
+# Tests that measure a rate or a time: make test runs them alone, after the two-worker pass.
+SERIAL_FILES = frozenset({"test_web_view.py", "test_window.py", "test_laptop.py", "test_mqtt.py"})
+SERIAL_TESTS = frozenset({
+    "test_a_signal_stops_a_live_run_fast_with_every_output_closed",
+    "test_latest_frame_mode_drops_old_frames_and_keeps_results_current",
+    "test_pipeline_bench_script_measures_all_three_targets",
+    "test_ctrl_c_keeps_the_settings_that_finished",
+    "test_a_sink_that_raises_ends_the_run_within_a_second",
+})  # fmt: skip
+# Session fixtures that cost minutes: their users share a worker (pytest-xdist's loadgroup), so each is
+# built once; every other test stays with its file (module fixtures such as the sshd are built once).
+SHARED_FIXTURES = {"trained": "trained", "keras_home": "keras-home"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if item.path.name in SERIAL_FILES or getattr(item, "originalname", item.name) in SERIAL_TESTS:
+            item.add_marker(pytest.mark.serial)
+        names = getattr(item, "fixturenames", ())
+        group = next((g for fixture, g in SHARED_FIXTURES.items() if fixture in names), item.path.name)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_runtest_setup(item) -> None:
     for mark in item.iter_markers("needs_peer"):
         if mark.kwargs["missing"]:

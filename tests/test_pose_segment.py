@@ -246,3 +246,20 @@ def test_eval_scores_a_segmenter_by_mean_iou_on_voc_and_plain_folders(assets, tm
     )
     done = run_cli("eval", assets / POSE, plain)
     assert done.returncode == 2 and "does not score pose models yet" in done.stderr
+
+
+def test_the_overhead_script_times_decode_and_drawing_of_pose_and_segmentation(assets, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "overhead.json"
+    script = ROOT / "tools/task_overhead.py"
+    command = [sys.executable, script, assets / POSE, assets / DEEPLAB, "--runs", "3", "--json", out]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    pose, seg = json.loads(out.read_text())
+    assert (pose["task"], seg["task"]) == ("pose", "segment") and pose["draw_ms"] > 0 and seg["draw_ms"] > 0
+    assert seg["drawn_share"] == pytest.approx((seg["decode_ms"] + seg["draw_ms"]) / seg["bare_ms"])
+    assert "(dec+draw)/inv" in proc.stdout

@@ -38,7 +38,10 @@ def frame_map(small: np.ndarray, transform: Transform, in_height: int, in_width:
 
 def segmentation(class_map: np.ndarray, labels: tuple[str, ...] | None) -> Segmentation:
     """The classes found in a map, most pixels first, with their shares of it."""
-    counts = np.bincount(class_map.ravel())
+    if class_map.dtype == np.uint8:  # a histogram: faster than bincount on a frame's pixels
+        counts = cv2.calcHist([class_map], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    else:
+        counts = np.bincount(class_map.ravel())
     ids = np.flatnonzero(counts)
     ids = ids[np.argsort(-counts[ids], kind="stable")]
     shares = counts[ids] / class_map.size
