@@ -104,11 +104,12 @@ def test_info_of_a_classifier_with_metadata(assets):
     assert info["preprocessing"]["mean"] == [127.5] and info["ops"]["SOFTMAX"] == 1
 
 
-def test_info_of_a_model_edge_cannot_run_still_shows_the_file_and_exits_2(assets):
-    proc = run_cli("info", assets / "models/pose/movenet_single_pose_lightning_ptq.tflite")
+def test_info_of_a_model_edge_cannot_run_as_asked_still_shows_the_file_and_exits_2(assets):
+    movenet = assets / "models/pose/movenet_single_pose_lightning_ptq.tflite"
+    proc = run_cli("info", movenet, "--task", "detect")
     assert proc.returncode == 2
     assert "outputs:" in proc.stdout and "GATHER_ND x4" in proc.stdout
-    assert "cannot run: outputs [[1, 1, 17, 3]] fit none of the layouts" in proc.stdout
+    assert "cannot run: outputs [[1, 1, 17, 3]] fit none of the detect layouts" in proc.stdout
 
 
 def test_the_wrong_layout_flag_and_a_detector_on_class_folders_are_one_line_errors(assets, tmp_path):

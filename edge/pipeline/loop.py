@@ -26,7 +26,7 @@ from edge.sinks.base import Sink
 from edge.sinks.render import draw
 from edge.sources import Frame, Source
 from edge.tasks.base import Task
-from edge.tasks.results import Classes, Detections
+from edge.tasks.results import Result
 
 MODES = ("latest", "every")
 QUEUE_SIZE = 4
@@ -39,7 +39,7 @@ class Item:
     """One processed frame on its way to the outputs."""
 
     frame: Frame
-    result: Classes | Detections
+    result: Result
     times: dict[str, float]  # seconds per stage (output added by the outputs thread)
     age: float  # result time minus capture time, seconds
 
@@ -204,7 +204,7 @@ def _outputs(
             raise stopping
 
 
-def _infer(task: Task, frame: Frame) -> tuple[Classes | Detections, dict[str, float]]:
+def _infer(task: Task, frame: Frame) -> tuple[Result, dict[str, float]]:
     """One frame through the model: the result and the seconds of each stage."""
     t1 = time.perf_counter()
     tensor, transform = task.prepare(frame.image)
@@ -263,7 +263,7 @@ def run(
     mode: str | None = None,
     max_fps: float | None = None,
     stats: LiveStats | None = None,
-    on_result: Callable[[Frame, Classes | Detections], None] | None = None,
+    on_result: Callable[[Frame, Result], None] | None = None,
     overlay: bool = True,
 ) -> RunSummary:
     """Run ``task`` on ``source`` through the pipeline until the source ends, an output stops the run

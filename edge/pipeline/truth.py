@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.tasks.results import Classes, Detections
+from edge.tasks.results import Classes, Detections, Result
 
 
 @dataclass
@@ -54,18 +54,19 @@ class ObjectTally:
         )
 
 
-def agrees(result: Classes | Detections, truth: dict) -> bool:
+def agrees(result: Result, truth: dict) -> bool:
     """Does a result name the true label (top-1 for classes, any box for detections)?"""
     if isinstance(result, Classes):
         return len(result) > 0 and result.labels[0] == truth.get("label")
     return truth.get("label") in result.labels
 
 
-def result_labels(result: Classes | Detections) -> list[str]:
-    """The labels a result counts for: top-1 for classes, every box for detections."""
+def result_labels(result: Result) -> list[str]:
+    """The labels a result counts for: top-1 for classes, every box for detections, every person for
+    poses, every class found for a segmentation."""
     names = [lb if lb is not None else str(i) for lb, i in zip(result.labels, _ids(result))]
     return names[:1] if isinstance(result, Classes) else names
 
 
-def _ids(result: Classes | Detections) -> np.ndarray:
+def _ids(result: Result) -> np.ndarray:
     return result.ids if isinstance(result, Classes) else result.class_ids
