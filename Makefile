@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 $(TFLRT_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(TFLRT)
 	$(TFLRT)/bin/python -m pip install --quiet --upgrade pip
-	$(TFLRT)/bin/python -m pip install --quiet -e '.[tflite-runtime]' 'pytest>=8'
+	$(TFLRT)/bin/python -m pip install --quiet -e '.[tflite-runtime]' 'pytest>=8' 'pytest-xdist>=3.5'
 	touch $(TFLRT_STAMP)
 
 venv: $(STAMP)
@@ -58,9 +58,11 @@ LINT = $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) to
 test: $(STAMP) $(TFLRT_STAMP) system-deps
 	$(LINT)
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q \
-	  -p no:cacheprovider $(EDGE_TESTS)
+	  -p no:cacheprovider -n 2 --dist loadfile -m "not serial" $(EDGE_TESTS)
+	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q \
+	  -p no:cacheprovider -m serial $(EDGE_TESTS)
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=litert EDGESIGHT_TFLRT_PYTHON=$(abspath $(TFLRT))/bin/python \
-	  $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadgroup -m "not serial" --durations=15
+	  $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile -m "not serial" --durations=15
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=litert EDGESIGHT_TFLRT_PYTHON=$(abspath $(TFLRT))/bin/python \
 	  $(PY) -m pytest -q -p no:cacheprovider -m serial --durations=5
 

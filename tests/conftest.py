@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import os
 import subprocess
@@ -34,7 +36,7 @@ def needs_peer(missing: bool, reason: str):
 
 
 # Tests that measure a rate or a time: make test runs them alone, after the two-worker pass.
-SERIAL_FILES = frozenset({"test_web_view.py", "test_window.py", "test_laptop.py", "test_mqtt.py"})
+SERIAL_FILES = frozenset({"test_web_view.py", "test_window.py"})
 SERIAL_TESTS = frozenset({
     "test_a_signal_stops_a_live_run_fast_with_every_output_closed",
     "test_latest_frame_mode_drops_old_frames_and_keeps_results_current",
@@ -42,18 +44,13 @@ SERIAL_TESTS = frozenset({
     "test_ctrl_c_keeps_the_settings_that_finished",
     "test_a_sink_that_raises_ends_the_run_within_a_second",
 })  # fmt: skip
-# Session fixtures that cost minutes: their users share a worker (pytest-xdist's loadgroup), so each is
-# built once; every other test stays with its file (module fixtures such as the sshd are built once).
-SHARED_FIXTURES = {"trained": "trained", "keras_home": "keras-home"}
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest's -m reads the marks
 def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if item.path.name in SERIAL_FILES or getattr(item, "originalname", item.name) in SERIAL_TESTS:
             item.add_marker(pytest.mark.serial)
-        names = getattr(item, "fixturenames", ())
-        group = next((g for fixture, g in SHARED_FIXTURES.items() if fixture in names), item.path.name)
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_runtest_setup(item) -> None:
@@ -93,44 +90,74 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
 TRAINED_SIZE = 32
 
 
+@contextlib.contextmanager
+def built_once(tmp_path_factory, name: str):
+    """A folder that one process builds and every pytest-xdist worker of the run shares: yields
+    (folder, True) to the first, which builds it, and (folder, False) to the others once it is built."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder = root / f"shared-{name}"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait here while the first builds
+        done = folder / ".built"
+        yield folder, not done.is_file()
+        done.touch()
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> dict:
-    """A tiny real run: generated shapes, a few epochs of training, every export mode, checked and gated."""
+    """A tiny real run: generated shapes, a few epochs of training, every export mode, checked and gated.
+    Built once per test run, whatever the number of workers."""
     if not HAS_TENSORFLOW:
         pytest.skip("needs TensorFlow to train; this environment is device-only (see tests/test_runtimes.py)")
-    from train.data.shapes import generate_shapes
-    from train.export.job import export
-    from train.export.modes import parse_modes
-    from train.export.source import open_export_source
-    from train.fit import train
+    from train.export.modes import QUANT_MODES
+    from train.runs import load_run
 
-    base = tmp_path_factory.mktemp("run")
-    data = generate_shapes(base / "data", per_class=200, val_per_class=30, seed=3)
-    info = train(data, base / "run", epochs=30, size=TRAINED_SIZE, batch_size=16, seed=3)
-    outcome = export(
-        open_export_source(base / "run"),
-        parse_modes("all"),
-        base / "models",
-        calib_samples=64,
-        latency_runs=20,
-    )
-    models = {m.name: outcome.path_of(m.name) for m in outcome.modes}
-    return {"data": data, "run": base / "run", "info": info, "models": models, "outcome": outcome}
+    with built_once(tmp_path_factory, "trained") as (base, build):
+        if build:
+            from train.data.shapes import generate_shapes
+            from train.export.job import export
+            from train.export.modes import parse_modes
+            from train.export.source import open_export_source
+            from train.fit import train
+
+            data = generate_shapes(base / "data", per_class=200, val_per_class=30, seed=3)
+            train(data, base / "run", epochs=30, size=TRAINED_SIZE, batch_size=16, seed=3)
+            source = open_export_source(base / "run")
+            export(source, parse_modes("all"), base / "models", calib_samples=64, latency_runs=20)
+    models = {}
+    for mode in QUANT_MODES:  # where each model now is (.refused appended when the gate refused it)
+        path = base / "models" / mode.filename()
+        models[mode.name] = path if path.is_file() else path.with_name(path.name + ".refused")
+    info = load_run(base / "run")
+    return {
+        "data": base / "data",
+        "run": base / "run",
+        "info": info,
+        "models": models,
+        "out": base / "models",
+    }
 
 
 @pytest.fixture(scope="session")
 def keras_home(assets, tmp_path_factory):
-    """A HOME whose Keras cache holds the MobileNet v1 0.25 ImageNet weights the tool builds."""
-    home = tmp_path_factory.mktemp("home")
-    done = subprocess.run(
-        [sys.executable, ROOT / "tools/imagenet_from_tflite.py", "--check", *(IMAGES / p for p in PHOTOS)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HOME": str(home), **NO_NETWORK},
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return home, done.stdout
+    """A HOME whose Keras cache holds the MobileNet v1 0.25 ImageNet weights the tool builds, with the
+    tool's output; built once per test run."""
+    with built_once(tmp_path_factory, "keras-home") as (home, build):
+        if build:
+            home.mkdir(parents=True, exist_ok=True)
+            tool = ROOT / "tools/imagenet_from_tflite.py"
+            done = subprocess.run(
+                [sys.executable, tool, "--check", *(IMAGES / p for p in PHOTOS)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "HOME": str(home), **NO_NETWORK},
+                timeout=600,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            (home / "tool-output.txt").write_text(done.stdout)
+    return home, (home / "tool-output.txt").read_text()
 
 
 @pytest.fixture(scope="session")

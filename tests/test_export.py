@@ -52,7 +52,7 @@ def test_all_means_every_row_of_the_table_in_order():
 
 
 def test_report_beside_the_models_covers_every_variant(trained):
-    out = trained["outcome"].out_dir
+    out = trained["out"]
     summary = json.loads((out / "export.json").read_text())
     assert set(summary["variants"]) == {m.name for m in QUANT_MODES}
     classes = set(trained["info"].class_names)

@@ -163,3 +163,25 @@ def test_bad_mqtt_options_are_one_line_errors(assets):
     ]:
         proc = run_cli("run", SSD_MODEL, "--source", "synthetic", "--frames", "2", *flags)
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+def test_poses_and_class_maps_are_published_like_detections(assets, broker):
+    """MoveNet and DeepLab through --mqtt: a message when what is seen changes (people, the classes
+    found), each the result's JSON."""
+    sub = Subscriber(broker.port, "edgesight/tasks")
+    try:
+        assert wait_for(lambda: sub.client.is_connected(), timeout=10)
+        url = f"mqtt://127.0.0.1:{broker.port}/edgesight/tasks"
+        for model, clip in (
+            ("models/pose/movenet_single_pose_lightning_ptq.tflite", "video/pose_1.mp4"),
+            ("models/segmentation/deeplabv3.tflite", "video/traffic_frames.mp4"),
+        ):
+            proc = run_cli("run", assets / model, "--source", assets / clip, "--frames", "20", "--mqtt", url)
+            assert proc.returncode == 0, proc.stderr
+        assert wait_for(lambda: {m["task"] for m in sub.messages} == {"pose", "segment"}, timeout=10)
+        pose = next(m for m in sub.messages if m["task"] == "pose")
+        assert pose["index"] == 0 and len(pose["poses"][0]["keypoints"]) == 17
+        seg = next(m for m in sub.messages if m["task"] == "segment")
+        assert seg["size"] == [960, 540] and "car" in [c["label"] for c in seg["classes"]]
+    finally:
+        sub.close()

@@ -244,8 +244,52 @@ def test_eval_scores_a_segmenter_by_mean_iou_on_voc_and_plain_folders(assets, tm
         and "is not a segmentation folder" in done.stderr
         and "Traceback" not in done.stderr
     )
-    done = run_cli("eval", assets / POSE, plain)
-    assert done.returncode == 2 and "does not score pose models yet" in done.stderr
+
+
+def _keypoints_folder(root, people: dict) -> None:
+    """A COCO keypoints folder: one image per entry, its person's keypoints (17, 3) as ground truth."""
+    (root / "annotations").mkdir(parents=True)
+    (root / "val").mkdir()
+    images, annotations = [], []
+    for i, (name, points) in enumerate(people.items(), start=1):
+        shutil.copyfile(IMAGES / name, root / "val" / name)
+        seen = points[points[:, 2] > 0]
+        x0, y0 = (float(v) for v in seen[:, :2].min(axis=0))
+        w, h = (float(v) for v in seen[:, :2].max(axis=0) - (x0, y0))
+        images.append({"id": i, "file_name": name})
+        annotations.append({
+            "id": i, "image_id": i, "category_id": 1, "iscrowd": 0, "bbox": [x0, y0, w, h], "area": w * h,
+            "num_keypoints": len(seen), "keypoints": points.ravel().tolist(),
+        })  # fmt: skip
+    category = {"id": 1, "name": "person", "keypoints": list(KEYPOINTS), "skeleton": []}
+    gt = {"images": images, "annotations": annotations, "categories": [category]}
+    (root / "annotations/person_keypoints_val.json").write_text(json.dumps(gt))
+
+
+def test_eval_scores_a_pose_model_by_coco_keypoint_ap(assets, tmp_path):
+    """Ground truth made from the model's own keypoints scores 1.0; the same people with their
+    keypoints moved by a tenth of their size score far less."""
+    people = {}
+    with edge.load(assets / POSE) as model:
+        for name in ("squat.bmp", "yoga_pose.jpg"):
+            model.reset()
+            poses = model(read_image(IMAGES / name))
+            visible = np.where(poses.keypoint_scores[0] >= 0.2, 2.0, 0.0)
+            people[name] = np.column_stack([poses.keypoints[0], visible])
+    _keypoints_folder(tmp_path / "same", people)
+    done = run_cli("eval", assets / POSE, tmp_path / "same", "--json")
+    assert done.returncode == 0, done.stderr
+    same = json.loads(done.stdout)
+    assert same["keypoint_AP"] == pytest.approx(1.0) and (same["images"], same["people"]) == (2, 2)
+    moved = {}
+    for name, points in people.items():
+        size = points[:, :2].max(axis=0) - points[:, :2].min(axis=0)
+        moved[name] = points + np.array([*(size * 0.1), 0])
+    _keypoints_folder(tmp_path / "moved", moved)
+    done = run_cli("eval", assets / POSE, tmp_path / "moved", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["keypoint_AP"] < 0.5, done.stdout
+    done = run_cli("eval", assets / POSE, tmp_path / "nowhere")
+    assert done.returncode == 2 and "is not a COCO keypoints folder" in done.stderr
 
 
 def test_the_overhead_script_times_decode_and_drawing_of_pose_and_segmentation(assets, tmp_path):

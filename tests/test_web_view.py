@@ -241,3 +241,31 @@ def test_the_web_view_holds_under_idle_and_slow_clients(assets):
     assert ratio >= 0.9, (before, during, after)
     assert max(lifetimes) <= REQUEST_TIMEOUT + 1.0, max(lifetimes)
     assert "Traceback" not in err and proc.returncode == 130, err
+
+
+def test_the_web_view_counts_people_seen_by_a_pose_model(assets, tmp_path):
+    import cv2
+
+    clip = tmp_path / "pose_x3.avi"  # the 4-second clip three times: the run outlasts the requests
+    capture = cv2.VideoCapture(str(assets / "video/pose_1.mp4"))
+    frames = []
+    while (frame := capture.read()[1]) is not None:
+        frames.append(frame)
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, frames[0].shape[1::-1])
+    for frame in frames * 3:
+        writer.write(frame)
+    writer.release()
+    port = free_port()
+    model = assets / "models/pose/movenet_single_pose_lightning_ptq.tflite"
+    serve = ("--serve", f"127.0.0.1:{port}", "--token", TOKEN)
+    proc = start_cli("run", model, "--source", clip, "--realtime", *serve)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert wait_for(lambda: get(f"{base}/stats.json")[0] == 200, timeout=30), proc.stderr.read()
+        assert wait_for(lambda: json.loads(get(f"{base}/stats.json")[1])["frames"] >= 10, timeout=30)
+        stats = json.loads(get(f"{base}/stats.json")[1])
+        assert set(stats["labels"]) == {"person"} and stats["labels"]["person"] >= 10, stats
+        status, metrics = get(f"{base}/metrics")
+        assert status == 200 and 'edgesight_detections_total{label="person"}' in metrics
+    finally:
+        stop(proc)

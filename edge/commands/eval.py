@@ -1,6 +1,6 @@
 """``edgesight eval MODEL DATA``: top-1 accuracy of a classifier on an image folder, COCO mAP of a
-detector on a COCO, VOC or YOLO folder, or mean IoU of a segmentation model on a VOC or images/ +
-masks/ folder."""
+detector on a COCO, VOC or YOLO folder, mean IoU of a segmentation model on a VOC or images/ + masks/
+folder, or COCO keypoint AP of a pose model on a COCO keypoints folder."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from edge.commands.options import add_model_options, load_task
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
-        "eval", help="accuracy of a classifier, mAP of a detector (COCO/VOC/YOLO) or mIoU of a segmenter"
+        "eval", help="accuracy of a classifier, mAP of a detector, mIoU of a segmenter, keypoint AP of poses"
     )
     p.add_argument("model", type=Path)
     p.add_argument(
         "data",
         type=Path,
         help="image folder (one subfolder per class); COCO, VOC or YOLO detection data; VOC or images/ + "
-        "masks/ segmentation data",
+        "masks/ segmentation data; COCO keypoints data",
     )
     p.add_argument("--split", default="val", help="detection and VOC data: the split to score (default val)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -29,16 +29,37 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from edge.errors import EdgeError
-
     with load_task(args) as task:
         if task.spec.task == "detect":
             return _detector(args, task)
         if task.spec.task == "segment":
             return _segmenter(args, task)
         if task.spec.task == "pose":
-            raise EdgeError(f"eval does not score pose models yet; {args.model} is one (try predict or run)")
+            return _poses(args, task)
         return _classifier(args, task)
+
+
+def _poses(args: argparse.Namespace, task) -> int:
+    from edge.evaluate.pose import evaluate_poses
+
+    ev = evaluate_poses(task, args.data, args.split)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "model": str(args.model),
+                    "data": str(args.data),
+                    **ev.summary(),
+                    "runtime": task.runtime.label,
+                }
+            )
+        )
+        return 0
+    print(
+        f"{args.model}: keypoint AP {ev.ap:.3f}, AP50 {ev.ap50:.3f}, AP75 {ev.ap75:.3f} "
+        f"({ev.people} people in {ev.images} images, {task.runtime.label})"
+    )
+    return 0
 
 
 def _segmenter(args: argparse.Namespace, task) -> int:
