@@ -307,3 +307,17 @@ def test_the_overhead_script_times_decode_and_drawing_of_pose_and_segmentation(a
     assert (pose["task"], seg["task"]) == ("pose", "segment") and pose["draw_ms"] > 0 and seg["draw_ms"] > 0
     assert seg["drawn_share"] == pytest.approx((seg["decode_ms"] + seg["draw_ms"]) / seg["bare_ms"])
     assert "(dec+draw)/inv" in proc.stdout
+
+
+def test_bench_times_the_pipeline_of_a_pose_and_a_segmentation_model(assets, tmp_path):
+    out = tmp_path / "bench.json"
+    clip = assets / "video/traffic_frames.mp4"
+    done = run_cli(
+        "bench", assets / POSE, assets / DEEPLAB, "--source", clip, "--draw", "--runs", "5", "--json", out
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(out.read_text())["results"]
+    assert len(results) == 2
+    for result in results:
+        pipe = result["pipeline"]
+        assert pipe["frames"] == 20 and pipe["drawn"] and all(v > 0 for v in pipe["stage_p50_ms"].values())
