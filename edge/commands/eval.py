@@ -39,22 +39,22 @@ def handle(args: argparse.Namespace) -> int:
         return _classifier(args, task)
 
 
+def _print_json(args: argparse.Namespace, task, summary: dict) -> int:
+    """One JSON object: the model, the data, the evaluation's summary and the runtime."""
+    print(
+        json.dumps(
+            {"model": str(args.model), "data": str(args.data), **summary, "runtime": task.runtime.label}
+        )
+    )
+    return 0
+
+
 def _poses(args: argparse.Namespace, task) -> int:
     from edge.evaluate.pose import evaluate_poses
 
     ev = evaluate_poses(task, args.data, args.split)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "model": str(args.model),
-                    "data": str(args.data),
-                    **ev.summary(),
-                    "runtime": task.runtime.label,
-                }
-            )
-        )
-        return 0
+        return _print_json(args, task, ev.summary())
     print(
         f"{args.model}: keypoint AP {ev.ap:.3f}, AP50 {ev.ap50:.3f}, AP75 {ev.ap75:.3f} "
         f"({ev.people} people in {ev.images} images, {task.runtime.label})"
@@ -67,17 +67,7 @@ def _segmenter(args: argparse.Namespace, task) -> int:
 
     ev = evaluate_segmenter(task, segmentation_pairs(args.data, args.split))
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "model": str(args.model),
-                    "data": str(args.data),
-                    **ev.summary(),
-                    "runtime": task.runtime.label,
-                }
-            )
-        )
-        return 0
+        return _print_json(args, task, ev.summary())
     print(
         f"{args.model}: mean IoU {ev.mean_iou:.3f}, pixel accuracy {ev.pixel_accuracy:.3f} "
         f"over {ev.images} images"

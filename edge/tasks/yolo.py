@@ -55,6 +55,21 @@ def normalised(pred: np.ndarray, channels_first: bool, scale: float, zero_point:
     return float(dequantize(np.asarray(top), scale, zero_point)) <= NORMALISED_SPAN
 
 
+def input_xyxy(cxcywh: np.ndarray, normalized: bool, height: int, width: int) -> np.ndarray:
+    """Centre/size boxes (M, 4), normalised or in input pixels -> xyxy in input pixels."""
+    if normalized:
+        cxcywh = cxcywh * np.array([width, height, width, height], dtype=np.float32)
+    half = cxcywh[:, 2:] / 2
+    return np.concatenate([cxcywh[:, :2] - half, cxcywh[:, :2] + half], axis=1)
+
+
+def is_normalized(
+    units: str, pred: np.ndarray, scale: float, zero_point: int, channels_first: bool = True
+) -> bool:
+    """Box units from the metadata, else told from the head's candidate centres (``normalised``)."""
+    return units == "normalized" or (units == "auto" and normalised(pred, channels_first, scale, zero_point))
+
+
 def decode_yolo(
     pred: np.ndarray,
     channels_first: bool,
@@ -75,10 +90,7 @@ def decode_yolo(
     if len(scores) > MAX_CANDIDATES:
         top = np.argpartition(-scores, MAX_CANDIDATES)[:MAX_CANDIDATES]
         cxcywh, scores, ids = cxcywh[top], scores[top], ids[top]
-    if units == "normalized" or (units == "auto" and normalised(pred, channels_first, scale, zero_point)):
-        cxcywh = cxcywh * np.array([width, height, width, height], dtype=np.float32)
-    half = cxcywh[:, 2:] / 2
-    xyxy = np.concatenate([cxcywh[:, :2] - half, cxcywh[:, :2] + half], axis=1)
+    xyxy = input_xyxy(cxcywh, is_normalized(units, pred, scale, zero_point, channels_first), height, width)
     keep = nms(xyxy, scores, ids, iou, max_detections)
     return detections(transform.to_frame(xyxy[keep]), scores[keep], ids[keep], labels)
 

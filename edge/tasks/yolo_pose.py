@@ -15,7 +15,7 @@ from edge.tasks.nms import nms
 from edge.tasks.preprocess import Transform
 from edge.tasks.quant import dequantize
 from edge.tasks.results import Poses
-from edge.tasks.yolo import MAX_CANDIDATES, normalised
+from edge.tasks.yolo import MAX_CANDIDATES, input_xyxy, is_normalized
 
 
 def decode_yolo_pose(
@@ -38,12 +38,9 @@ def decode_yolo_pose(
     if len(rows) > MAX_CANDIDATES:
         rows = rows[np.argpartition(-rows[:, 4], MAX_CANDIDATES)[:MAX_CANDIDATES]]
     people = rows[:, 5:].reshape(-1, 17, 3)
-    boxes, points = rows[:, :4], people[..., :2]
-    if units == "normalized" or (units == "auto" and normalised(pred, True, scale, zero_point)):
-        boxes = boxes * np.array([width, height, width, height], dtype=np.float32)
-        points = points * np.array([width, height], dtype=np.float32)
-    half = boxes[:, 2:] / 2
-    xyxy = np.concatenate([boxes[:, :2] - half, boxes[:, :2] + half], axis=1)
+    normalized = is_normalized(units, pred, scale, zero_point)
+    xyxy = input_xyxy(rows[:, :4], normalized, height, width)
+    points = people[..., :2] * (np.array([width, height], dtype=np.float32) if normalized else 1.0)
     keep = nms(xyxy, rows[:, 4], np.zeros(len(rows), dtype=np.int64), iou, max_detections)
     return Poses(
         transform.to_frame(xyxy[keep]), rows[keep, 4], transform.to_frame(points[keep]), people[keep, :, 2]

@@ -19,7 +19,7 @@ from edge.tasks.nms import nms
 from edge.tasks.preprocess import Transform
 from edge.tasks.quant import dequantize
 from edge.tasks.results import Detections
-from edge.tasks.yolo import MAX_CANDIDATES, normalised
+from edge.tasks.yolo import MAX_CANDIDATES, input_xyxy, is_normalized
 
 
 def seg_candidates(
@@ -95,11 +95,8 @@ class YoloSegDetector(Detector):
             top = np.argpartition(-scores, MAX_CANDIDATES)[:MAX_CANDIDATES]
             cxcywh, scores, ids, coefficients = cxcywh[top], scores[top], ids[top], coefficients[top]
         inp = self.spec.input
-        units = self.spec.box_units
-        if units == "normalized" or (units == "auto" and normalised(pred, True, info.scale, info.zero_point)):
-            cxcywh = cxcywh * np.array([inp.width, inp.height, inp.width, inp.height], dtype=np.float32)
-        half = cxcywh[:, 2:] / 2
-        xyxy = np.concatenate([cxcywh[:, :2] - half, cxcywh[:, :2] + half], axis=1)
+        normalized = is_normalized(self.spec.box_units, pred, info.scale, info.zero_point)
+        xyxy = input_xyxy(cxcywh, normalized, inp.height, inp.width)
         keep = nms(xyxy, scores, ids, self.iou, self.max_detections)
         boxes = transform.to_frame(xyxy[keep])
         quant = (proto.scale, proto.zero_point)
