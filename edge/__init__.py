@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+__version__ = "0.1.0"  # pyproject.toml's
 __all__ = ["Classes", "Detections", "EdgeError", "Overrides", "Poses", "Segmentation", "draw", "load"]
 
 _LAZY = {

@@ -140,6 +140,14 @@ def trained(tmp_path_factory) -> dict:
     }
 
 
+@pytest.fixture(scope="module")
+def walk(assets, tmp_path_factory) -> Path:
+    """Two people walking across a wall in opposite directions (tests/walk.py): the tracking clip."""
+    from tests.walk import write_walk
+
+    return write_walk(assets, tmp_path_factory.mktemp("walk") / "walk.avi")
+
+
 @pytest.fixture(scope="session")
 def keras_home(assets, tmp_path_factory):
     """A HOME whose Keras cache holds the MobileNet v1 0.25 ImageNet weights the tool builds, with the

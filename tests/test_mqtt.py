@@ -185,3 +185,102 @@ def test_poses_and_class_maps_are_published_like_detections(assets, broker):
         assert seg["size"] == [960, 540] and "car" in [c["label"] for c in seg["classes"]]
     finally:
         sub.close()
+
+
+class Recorder:
+    """Every message under some topics, with its retain flag, as Home Assistant would see them."""
+
+    def __init__(self, port: int, *topics: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.messages: list[tuple[str, str, bool]] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.client.on_connect = lambda client, *a: [client.subscribe(t, qos=1) for t in topics]
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        assert wait_for(self.client.is_connected, timeout=10)
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append((message.topic, message.payload.decode(), bool(message.retain)))
+
+    def last(self, topic: str) -> tuple[str, bool] | None:
+        with self._lock:
+            found = [(p, r) for t, p, r in self.messages if t == topic]
+        return found[-1] if found else None
+
+    def on(self, topic: str) -> list[str]:
+        with self._lock:
+            return [p for t, p, _ in self.messages if t == topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_home_assistant_finds_the_counts_occupancy_and_crossings(assets, broker, walk):
+    from tests.test_track_run import track_flags
+
+    url = f"mqtt://127.0.0.1:{broker.port}/cam"
+    live = Recorder(broker.port, "cam/#")
+    try:
+        done = run_cli(
+            "run", *track_flags(assets), "--source", walk, "--mqtt", url, "--mqtt-every", "1000",
+            "--mqtt-discovery", "--name", "porch",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert wait_for(lambda: live.last("cam/availability") == ("offline", False), timeout=10)
+        events = [json.loads(p) for p in live.on("cam/events")]
+        kinds = [e["type"] for e in events]
+        assert kinds.count("new") == 2 and kinds.count("end") == 2 and kinds.count("cross") == 2, kinds
+        crossings = sorted(json.loads(p)["event_type"] for p in live.on("cam/lines/door/cross"))
+        assert crossings == ["in", "out"]
+    finally:
+        live.close()
+    ha = Recorder(broker.port, "homeassistant/#", "cam/#")  # after the run: what is retained
+    try:
+        node = "edgesight_porch"
+        expected = {
+            f"homeassistant/sensor/{node}/door_in/config", f"homeassistant/sensor/{node}/door_out/config",
+            f"homeassistant/event/{node}/door/config", f"homeassistant/sensor/{node}/right_occupancy/config",
+            f"homeassistant/binary_sensor/{node}/right_occupied/config",
+        }  # fmt: skip
+        assert wait_for(lambda: all(ha.last(t) for t in expected), timeout=10), ha.messages
+        configs = {t: json.loads(ha.last(t)[0]) for t in expected}
+        assert all(ha.last(t)[1] for t in expected)  # retained
+        assert {c["device"]["identifiers"][0] for c in configs.values()} == {node}
+        assert {c["availability_topic"] for c in configs.values()} == {"cam/availability"}
+        assert len({c["unique_id"] for c in configs.values()}) == len(expected)
+        door_in = configs[f"homeassistant/sensor/{node}/door_in/config"]
+        assert door_in["state_topic"] == "cam/lines/door" and door_in["state_class"] == "total_increasing"
+        occupied = configs[f"homeassistant/binary_sensor/{node}/right_occupied/config"]
+        assert occupied["device_class"] == "occupancy" and occupied["state_topic"] == "cam/zones/right"
+        assert configs[f"homeassistant/event/{node}/door/config"]["event_types"] == ["in", "out"]
+        # the states, retained: what the templates read
+        assert wait_for(lambda: ha.last("cam/lines/door") and ha.last("cam/zones/right"), timeout=10)
+        assert json.loads(ha.last("cam/lines/door")[0]) == {"in": 1, "out": 1}
+        zone = json.loads(ha.last("cam/zones/right")[0])
+        assert zone["entered"] == 2 and zone["exited"] == 2 and zone["occupancy"] == 0
+        assert ha.last("cam/availability") == ("offline", True)
+    finally:
+        ha.close()
+
+
+def test_the_last_will_says_offline_when_the_run_dies(assets, broker, walk, tmp_path):
+    import signal
+
+    from tests.test_track_run import loop_clip, track_flags
+
+    clip = loop_clip(walk, 4, tmp_path / "walk_x4.avi")
+    watch = Recorder(broker.port, "cam/availability")
+    try:
+        url = f"mqtt://127.0.0.1:{broker.port}/cam"
+        proc = start_cli("run", *track_flags(assets), "--source", clip, "--realtime", "--mqtt", url)
+        assert wait_for(lambda: watch.last("cam/availability") == ("online", False), timeout=30)
+        proc.send_signal(signal.SIGKILL)  # no clean end: only the broker can say it
+        proc.wait(timeout=10)
+        assert wait_for(lambda: watch.last("cam/availability") == ("offline", False), timeout=10)
+    finally:
+        watch.close()

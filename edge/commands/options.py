@@ -97,8 +97,9 @@ def overrides(args: argparse.Namespace):
     )
 
 
-def load_task(args: argparse.Namespace):
-    """The model of ``args.model`` loaded with the model options."""
+def load_task(args: argparse.Namespace, threshold: float | None = None):
+    """The model of ``args.model`` loaded with the model options (``threshold`` replaces
+    ``--threshold`` as the least score decoded: tracking wants the weak detections too)."""
     from edge.tasks.loader import load
 
     return load(
@@ -107,6 +108,6 @@ def load_task(args: argparse.Namespace):
         runtime=args.runtime,
         overrides=overrides(args),
         top_k=args.top_k,
-        threshold=args.threshold,
+        threshold=args.threshold if threshold is None else threshold,
         iou=args.iou,
     )

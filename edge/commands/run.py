@@ -60,7 +60,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--stats", action="store_true", help="print live fps, stage times and frame age once a second"
     )
+    add_tracking_options(p)
     add_model_options(p)
+
+
+def add_tracking_options(p: argparse.ArgumentParser) -> None:
+    """Tracking, lines, zones and what events bring: snapshots, clips, Home Assistant discovery."""
+    g = p.add_argument_group("tracking (--line, --zone, --snapshots and --clips turn it on)")
+    g.add_argument(
+        "--track", action="store_true", help="follow objects across frames (ByteTrack): ids and events"
+    )
+    g.add_argument(
+        "--line",
+        action="append",
+        metavar="NAME=x1,y1,x2,y2[:label,...]",
+        help="count crossings in and out (in: to the left of the line seen from its first point); "
+        "pixels, or fractions of the frame when every value is within 0..1",
+    )
+    g.add_argument(
+        "--zone",
+        action="append",
+        metavar="NAME=x,y,x,y,x,y,...[:label,...]",
+        help="occupancy, enter and exit, and dwell time inside a polygon (an object's position is the "
+        "bottom centre of its box)",
+    )
+    g.add_argument("--snapshots", type=Path, help="folder for a JPEG of each track's best frame")
+    g.add_argument("--clips", type=Path, help="folder for a video around each event (H.264 MP4 with PyAV)")
+    g.add_argument("--pre-roll", type=float, default=3.0, help="seconds of a clip before its event (3)")
+    g.add_argument("--post-roll", type=float, default=3.0, help="seconds of a clip after its last event (3)")
+    g.add_argument(
+        "--mqtt-discovery",
+        nargs="?",
+        const="homeassistant",
+        metavar="PREFIX",
+        help="with --mqtt: publish Home Assistant discovery configs under PREFIX (homeassistant)",
+    )
+    g.add_argument("--name", help="this camera's name in MQTT discovery (default: the host name)")
+
+
+def tracking_for(args: argparse.Namespace):
+    """The run's ``Tracking`` when the flags ask for it, else None; the threshold given (or the
+    detectors' 0.25) becomes ByteTrack's first-matching score."""
+    from edge.track.regions import parse_regions
+
+    regions = parse_regions(args.line, args.zone)
+    if not (args.track or regions or args.snapshots or args.clips):
+        return None
+    from edge.track.bytetrack import TrackerConfig
+    from edge.track.session import Tracking
+
+    high = 0.25 if args.threshold is None else args.threshold
+    config = TrackerConfig(high=high, low=min(0.1, high), new=high + 0.1)
+    return Tracking(regions, snapshots=args.snapshots is not None, config=config)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -93,13 +144,24 @@ def secret(value: str | None, file: Path | None, env: str) -> str | None:
     return os.environ.get(env) or None
 
 
-def open_sinks(args: argparse.Namespace, stack: contextlib.ExitStack, stats, title: str) -> list:
+def open_sinks(
+    args: argparse.Namespace, stack: contextlib.ExitStack, stats, title: str, tracking=None
+) -> list:
     """The outputs the flags ask for, each closed by ``stack`` whatever ends the run."""
     from edge.sinks import JsonlSink, StatsPrinter, VideoSink
 
     sinks = []
     if args.save:
         sinks.append(stack.enter_context(VideoSink(args.save, fps=args.fps or 30.0)))
+    if args.snapshots:
+        from edge.sinks.snapshots import SnapshotSink
+
+        sinks.append(stack.enter_context(SnapshotSink(args.snapshots, stats=stats)))
+    if args.clips:
+        from edge.sinks.clips import ClipSink
+
+        clips = ClipSink(args.clips, pre=args.pre_roll, post=args.post_roll, stats=stats)
+        sinks.append(stack.enter_context(clips))
     if args.jsonl:
         sinks.append(stack.enter_context(JsonlSink(args.jsonl)))
     if args.show:
@@ -117,7 +179,10 @@ def open_sinks(args: argparse.Namespace, stack: contextlib.ExitStack, stats, tit
     if args.mqtt:
         from edge.sinks.mqtt import MqttSink, parse_every
 
-        mqtt = MqttSink(args.mqtt, every=parse_every(args.mqtt_every), stats=stats)
+        mqtt = MqttSink(
+            args.mqtt, every=parse_every(args.mqtt_every), stats=stats, discovery=args.mqtt_discovery,
+            name=args.name, tracking=tracking,
+        )  # fmt: skip
         sinks.append(stack.enter_context(mqtt))
     if args.stats:
         sinks.append(StatsPrinter(stats))
@@ -130,9 +195,18 @@ def handle(args: argparse.Namespace) -> int:
     from edge.sources import open_source
 
     stats = LiveStats()
+    tracking = tracking_for(args)
+    if args.mqtt_discovery and not args.mqtt:
+        raise EdgeError("--mqtt-discovery needs --mqtt URL (the broker Home Assistant uses)")
+    if tracking is not None:
+        stats.tracking = tracking.counts
     with contextlib.ExitStack() as stack:  # every output is closed, whatever ends the run
-        sinks = open_sinks(args, stack, stats, title=args.model.name)
-        task = stack.enter_context(load_task(args))
+        sinks = open_sinks(args, stack, stats, title=args.model.name, tracking=tracking)
+        task = stack.enter_context(load_task(args, threshold=tracking.low if tracking else None))
+        if tracking is not None and task.spec.task not in ("detect", "pose"):
+            raise EdgeError(
+                f"--track follows boxes: it needs a detector or a pose model, not {task.spec.task}"
+            )
         source = stack.enter_context(
             open_source(
                 args.source,
@@ -144,12 +218,17 @@ def handle(args: argparse.Namespace) -> int:
                 fps=args.fps,
             )
         )
-        summary = run(task, source, sinks, mode=args.mode, max_fps=args.max_fps, stats=stats)
+        summary = run(
+            task, source, sinks, mode=args.mode, max_fps=args.max_fps, stats=stats, tracking=tracking
+        )
         label = task.runtime.label
     out = sys.stderr if args.jsonl == "-" else sys.stdout
     print(f"{args.model} on {args.source} ({label})", file=out)
     for line in summary.lines():
         print(line, file=out)
+    for sink in sinks:  # what the files got: the codec a video was written with, snapshots, clips
+        if hasattr(sink, "report"):
+            print(sink.report(), file=out)
     if summary.interrupted:
         print("edgesight: interrupted", file=sys.stderr)
         return 130

@@ -17,16 +17,17 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from edge.errors import EdgeError, StopRun
 from edge.pipeline.stats import STAGES, LiveStats
 from edge.pipeline.truth import ObjectTally, agrees, result_labels
 from edge.sinks.base import Sink
-from edge.sinks.render import draw
+from edge.sinks.render import draw, draw_regions
 from edge.sources import Frame, Source
 from edge.tasks.base import Task
 from edge.tasks.results import Result
+from edge.track.session import Tracking
 
 MODES = ("latest", "every")
 QUEUE_SIZE = 4
@@ -42,6 +43,15 @@ class Item:
     result: Result
     times: dict[str, float]  # seconds per stage (output added by the outputs thread)
     age: float  # result time minus capture time, seconds
+    events: tuple = ()  # with tracking: this frame's events (edge.track.events.Event)
+    snapshots: tuple = ()  # with --snapshots: frames to write (edge.track.session.Snapshot)
+
+
+@dataclass(frozen=True)
+class Final:
+    """The run's last events (every live track ends), after the last frame."""
+
+    events: tuple
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class RunSummary:
     interrupted: bool = False  # stopped by Ctrl-C or SIGTERM
     outputs: dict[str, int] = field(default_factory=dict)  # the outputs' own counters
     objects: ObjectTally | None = None  # detection against truth, on sources with objects
+    tracking: tuple[str, ...] = ()  # with --track: the counts, one line each
 
     def lines(self) -> list[str]:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in self.stage_ms.items())
@@ -79,6 +90,7 @@ class RunSummary:
             )
         if self.objects is not None:
             out.append(self.objects.line())
+        out += list(self.tracking)
         if self.truth_agreement is not None:
             out.append(
                 f"agreement with ground truth: {self.truth_agreement:.1%} of {self.truth_frames} frames"
@@ -119,8 +131,10 @@ class _Queue:
     def __init__(self, size: int) -> None:
         self._queue: queue.Queue = queue.Queue(maxsize=size)
 
-    def put(self, item: object, stop: threading.Event) -> None:
-        while not stop.is_set():
+    def put(self, item: object, stop: threading.Event, timeout: float | None = None) -> None:
+        """Waits for room until the run stops (or ``timeout`` seconds pass: the item is then lost)."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while not stop.is_set() and (end is None or time.monotonic() < end):
             try:
                 self._queue.put(item, timeout=POLL)
                 return
@@ -171,7 +185,7 @@ def _capture(source: Source, slot, stop: threading.Event, stats: LiveStats) -> N
 
 
 def _outputs(
-    out: _Queue, sinks: Sequence[Sink], stop: threading.Event, stats: LiveStats, overlay: bool
+    out: _Queue, sinks: Sequence[Sink], stop: threading.Event, stats: LiveStats, overlay: bool, tracking
 ) -> None:
     annotate = any(s.annotated for s in sinks)
     snap, snapped = None, 0.0
@@ -179,6 +193,10 @@ def _outputs(
         item = out.get(POLL)
         if item is _END:
             return
+        if isinstance(item, Final):
+            for sink in sinks:
+                sink.finish(item.events)
+            continue
         if item is None:
             if stop.is_set():
                 return
@@ -192,6 +210,8 @@ def _outputs(
             image = draw(
                 item.frame.image, item.result, fps=snap["fps"] if snap else None, copy=False, stats=snap
             )
+            if tracking is not None and tracking.regions:
+                draw_regions(image, tracking.overlay(), tracking.counts())
         stopping = None
         for sink in sinks:
             try:
@@ -214,6 +234,17 @@ def _infer(task: Task, frame: Frame) -> tuple[Result, dict[str, float]]:
     result = task.decode(raw, transform)
     t4 = time.perf_counter()
     return result, {"preprocess": t2 - t1, "invoke": t3 - t2, "postprocess": t4 - t3}
+
+
+def _track(tracking: Tracking | None, frame: Frame, result: Result, times: dict[str, float]):
+    """With tracking: the result with ids, its events and snapshots (timed as postprocess: well under
+    a millisecond)."""
+    if tracking is None:
+        return result, (), ()
+    t0 = time.perf_counter()
+    stepped = tracking.step(frame, result)
+    times["postprocess"] += time.perf_counter() - t0
+    return stepped
 
 
 class _Pace:
@@ -265,10 +296,12 @@ def run(
     stats: LiveStats | None = None,
     on_result: Callable[[Frame, Result], None] | None = None,
     overlay: bool = True,
+    tracking: Tracking | None = None,
 ) -> RunSummary:
     """Run ``task`` on ``source`` through the pipeline until the source ends, an output stops the run
     (``StopRun``, or an error, re-raised here) or the caller is interrupted; every thread is done when
-    this returns. Whatever ends the run, it ends within a fraction of a second."""
+    this returns. Whatever ends the run, it ends within a fraction of a second. With ``tracking``,
+    results carry track ids, items carry events, and the last events go out after the last frame."""
     mode = mode or ("latest" if source.live else "every")
     if mode not in MODES:
         raise EdgeError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -279,12 +312,12 @@ def run(
     slot = _Latest(stats) if mode == "latest" else _Queue(QUEUE_SIZE)
     out = _Queue(QUEUE_SIZE)
     capture = _Worker("capture", lambda: _capture(source, slot, stop, stats), stop)
-    outputs = _Worker("outputs", lambda: _outputs(out, sinks, stop, stats, overlay), stop)
+    outputs = _Worker("outputs", lambda: _outputs(out, sinks, stop, stats, overlay, tracking), stop)
     hits = truths = 0
     objects = ObjectTally()
     pace = _Pace(max_fps)
     start = time.perf_counter()
-    interrupted = False
+    interrupted = ended = False
     gui = [s for s in sinks if getattr(s, "main_thread", False)]  # GUI toolkits: the thread that made them
     capture.start()
     outputs.start()
@@ -295,13 +328,14 @@ def run(
             pace.wait()
             got = slot.get(GUI_POLL if gui else POLL)
             if got is _END:
-                out.put(_END, stop)
+                ended = True
                 break
             if got is None:
                 continue
             pace.took()
             frame, capture_s = got
             result, times = _infer(task, frame)
+            result, events, snapshots = _track(tracking, frame, result, times)
             age = time.monotonic() - frame.timestamp
             if frame.truth is not None:
                 if "objects" in frame.truth:
@@ -311,12 +345,16 @@ def run(
                     hits += agrees(result, frame.truth)
             if on_result is not None:
                 on_result(frame, result)
-            out.put(Item(frame, result, {"capture": capture_s, **times}, age), stop)
+            out.put(Item(frame, result, {"capture": capture_s, **times}, age, events, snapshots), stop)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop, let the outputs drain, report
         interrupted = True
     except StopRun:  # q, Esc or the window closed: the run ends like at the end of a file
         pass
     finally:
+        if tracking is not None and not stop.is_set():  # every live track ends, for every output
+            out.put(Final(tracking.finish()), stop, timeout=1.0)
+        if ended:
+            out.put(_END, stop)
         stop.set()
         source.stop()
         outputs.join(timeout=5.0)  # outputs drain what they have, then close in the caller's hands
@@ -324,4 +362,5 @@ def run(
     for worker in (outputs, capture):
         if worker.error is not None and not isinstance(worker.error, StopRun):
             raise worker.error
-    return _summary(stats, mode, time.perf_counter() - start, truths, hits, interrupted, objects)
+    summary = _summary(stats, mode, time.perf_counter() - start, truths, hits, interrupted, objects)
+    return replace(summary, tracking=tuple(tracking.lines())) if tracking is not None else summary

@@ -12,12 +12,16 @@ import math
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 
 STAGES = ("capture", "preprocess", "invoke", "postprocess", "output")
 WINDOW = 120  # recent frames behind the live figures
 OUTPUT_COUNTERS = {
     "mqtt_published": "MQTT events published.",
     "mqtt_dropped": "MQTT events dropped while the broker was away.",
+    "snapshots": "Snapshots written.",
+    "clips": "Event clips written.",
+    "clip_frames_dropped": "Clip frames dropped because the encoder fell behind.",
 }
 
 
@@ -78,6 +82,7 @@ class LiveStats:
         self._stamps: deque[float] = deque(maxlen=WINDOW)
         self.outputs: Counter[str] = Counter()  # per-output counts, e.g. mqtt_published, mqtt_dropped
         self.note = ""
+        self.tracking: Callable[[], dict] | None = None  # with --track: the counts so far
 
     def record(self, times: dict[str, float], age: float, labels: list[str]) -> None:
         """One frame done: its stage times and age (seconds), and the labels it found."""
@@ -128,6 +133,7 @@ class LiveStats:
                 "seconds_since_result": None
                 if self.last_result is None
                 else round(time.monotonic() - self.last_result, 3),
+                **({"tracking": self.tracking()} if self.tracking is not None else {}),
             }
 
     def line(self) -> str:
@@ -168,6 +174,7 @@ class LiveStats:
             f"# TYPE {prefix}_detections_total counter",
         ]
         out += [f'{prefix}_detections_total{{label="{_escape(k)}"}} {v}' for k, v in s["labels"].items()]
+        out += _tracking_metrics(s.get("tracking"), prefix)
         for name, value in sorted(s["outputs"].items()):
             out += [
                 f"# HELP {prefix}_{name}_total {OUTPUT_COUNTERS.get(name, name)}",
@@ -175,6 +182,32 @@ class LiveStats:
                 f"{prefix}_{name}_total {value}",
             ]
         return "\n".join(out) + "\n"
+
+
+def _tracking_metrics(counts: dict | None, prefix: str) -> list[str]:
+    """Tracks, line crossings and zone figures in Prometheus' format (none without tracking)."""
+    if counts is None:
+        return []
+    out = [
+        f"# HELP {prefix}_tracks_total Objects tracked.",
+        f"# TYPE {prefix}_tracks_total counter",
+        f"{prefix}_tracks_total {counts['tracks']}",
+    ]
+    if counts["lines"]:
+        out += [f"# HELP {prefix}_line_crossings_total Crossings of each line, by direction.",
+                f"# TYPE {prefix}_line_crossings_total counter"]  # fmt: skip
+        for name, c in counts["lines"].items():
+            out += [f'{prefix}_line_crossings_total{{line="{_escape(name)}",direction="{d}"}} {c[d]}'
+                    for d in ("in", "out")]  # fmt: skip
+    zones = counts["zones"].items()
+    for key, kind, text in (("occupancy", "gauge", "Objects in each zone now."),
+                            ("entered", "counter", "Entries into each zone."),
+                            ("exited", "counter", "Exits from each zone.")):  # fmt: skip
+        if zones:
+            metric = f"{prefix}_zone_{key}" + ("_total" if kind == "counter" else "")
+            out += [f"# HELP {metric} {text}", f"# TYPE {metric} {kind}"]
+            out += [f'{metric}{{zone="{_escape(name)}"}} {c[key]}' for name, c in zones]
+    return out
 
 
 def _escape(label: str) -> str:

@@ -19,6 +19,9 @@ class Sink:
         """For ``main_thread`` sinks: show what ``write`` handed over and take the user's input; may
         raise ``StopRun``. Called often from the pipeline's own (the caller's) thread."""
 
+    def finish(self, events: tuple) -> None:
+        """With tracking: the run's last events (every live track ends), after the last frame."""
+
     def close(self) -> None:
         pass
 

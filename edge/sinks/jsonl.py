@@ -1,4 +1,7 @@
-"""JSON Lines output: one complete object per line, flushed line by line (``-`` is stdout)."""
+"""JSON Lines output: one complete object per line, flushed line by line (``-`` is stdout).
+
+With tracking, a frame's line has its ``events``, and the run's last events (every track ends) come on
+a line of their own after the last frame: ``{"events": [...]}``."""
 
 from __future__ import annotations
 
@@ -37,6 +40,16 @@ class JsonlSink(Sink):
     def write(self, item, image: object = None) -> None:
         frame = item.frame
         obj = record(item.result, image=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6))
+        if item.events:
+            obj["events"] = [e.to_dict() for e in item.events]
+        self._line(obj)
+
+    def finish(self, events: tuple) -> None:
+        """The run's last events, on a line of their own: ``{"events": [...]}``."""
+        if events:
+            self._line({"events": [e.to_dict() for e in events]})
+
+    def _line(self, obj: dict) -> None:
         line = json.dumps(obj, separators=(", ", ": ")) + "\n"
         try:
             self._file.write(line)

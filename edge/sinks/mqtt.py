@@ -1,10 +1,16 @@
-"""``--mqtt mqtt://[user:pass@]host[:port]/topic``: one JSON event per frame, every Nth frame, or
+"""``--mqtt mqtt://[user:pass@]host[:port]/topic``: one JSON message per frame, every Nth frame, or
 when the labels seen change. paho-mqtt's network thread reconnects with backoff when the broker goes
-away; events produced while it is away are dropped and counted, never queued without bound.
+away; messages produced while it is away are dropped and counted, never queued without bound.
+
+With tracking, every event also goes to ``TOPIC/events``, and the counts to retained topics; with
+``--mqtt-discovery``, Home Assistant finds them (``edge.sinks.discovery`` lists the topics).
+``TOPIC/availability`` is ``online`` while the run lives and ``offline`` after it, also as the last
+will when the connection dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -48,7 +54,8 @@ class MqttSink(Sink):
 
     annotated = False
 
-    def __init__(self, url: str, every: int | None = 1, qos: int = 0, stats: LiveStats | None = None) -> None:
+    def __init__(self, url: str, every: int | None = 1, qos: int = 0, stats: LiveStats | None = None,
+                 discovery: str | None = None, name: str | None = None, tracking=None) -> None:  # fmt: skip
         try:
             import paho.mqtt.client as mqtt
         except ImportError as exc:
@@ -64,8 +71,17 @@ class MqttSink(Sink):
         if user:  # a password kept out of the command line comes from the environment
             self.client.username_pw_set(user, password or os.environ.get("EDGESIGHT_MQTT_PASSWORD"))
         self.client.reconnect_delay_set(*RECONNECT)
+        self.availability = f"{self.topic}/availability"
+        self.client.will_set(self.availability, "offline", qos=1, retain=True)
+        self.tracking, self.discovery, self.name = tracking, discovery, name
+        self._counts: dict[str, dict] = {}  # what the retained count topics hold
         connected = threading.Event()
-        self.client.on_connect = lambda *args: connected.set()
+
+        def on_connect(*args: object) -> None:  # also after every reconnection: retained state again
+            self._announce()
+            connected.set()
+
+        self.client.on_connect = on_connect
         self.client.connect_async(self.host, self.port, keepalive=30)
         self.client.loop_start()  # connects, and reconnects, in paho's own thread
         # A broker that is up gets the first frames too; one that is down does not hold the run up.
@@ -78,17 +94,64 @@ class MqttSink(Sink):
             return changed
         return index % self.every == 0
 
+    def _announce(self) -> None:
+        """Availability, discovery configs and the counts, all retained: sent on every connection."""
+        self.client.publish(self.availability, "online", qos=1, retain=True)
+        if self.discovery and self.tracking is not None:
+            from edge import __version__
+            from edge.sinks.discovery import configs, node_id
+
+            node = node_id(self.name)
+            regions = self.tracking.regions
+            lines = [r.name for r in regions if r.kind == "line"]
+            zones = [r.name for r in regions if r.kind == "zone"]
+            for topic, config in configs(self.discovery, self.topic, node, self.name or node, lines, zones,
+                                         __version__).items():  # fmt: skip
+                self.client.publish(topic, json.dumps(config), qos=1, retain=True)
+        self._counts = {}
+        self._publish_counts()
+
+    def _publish(self, topic: str, payload: object, retain: bool = False, qos: int | None = None) -> None:
+        sent = self.client.is_connected()
+        if sent:
+            text = payload if isinstance(payload, str) else json.dumps(payload)
+            info = self.client.publish(topic, text, qos=self.qos if qos is None else qos, retain=retain)
+            sent = info.rc == self._mqtt.MQTT_ERR_SUCCESS
+        self._count("mqtt_published" if sent else "mqtt_dropped")
+
+    def _publish_counts(self) -> None:
+        """The line and zone counts that changed, to their retained topics."""
+        if self.tracking is None:
+            return
+        counts = self.tracking.counts()
+        for kind in ("lines", "zones"):
+            for name, value in counts[kind].items():
+                topic = f"{self.topic}/{kind}/{name}"
+                if self._counts.get(topic) != value:
+                    self._counts[topic] = value
+                    self._publish(topic, value, retain=True, qos=1)
+
+    def _events(self, events: tuple) -> None:
+        for event in events:
+            data = event.to_dict()
+            self._publish(f"{self.topic}/events", data)
+            if event.type == "cross":
+                crossing = {"event_type": event.direction, "track": event.track, "label": event.label}
+                self._publish(f"{self.topic}/lines/{event.line}/cross", crossing)
+        if events:
+            self._publish_counts()
+
     def write(self, item, image: object = None) -> None:
         frame, result = item.frame, item.result
+        self._events(item.events)
         labels = tuple(sorted(str(lb) for lb in result.labels))
         if not self._due(frame.index, labels):
             return
-        event = record(result, source=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6))
-        sent = self.client.is_connected()
-        if sent:
-            info = self.client.publish(self.topic, json.dumps(event), qos=self.qos)
-            sent = info.rc == self._mqtt.MQTT_ERR_SUCCESS
-        self._count("mqtt_published" if sent else "mqtt_dropped")
+        message = record(result, source=frame.name, index=frame.index, timestamp=round(frame.timestamp, 6))
+        self._publish(self.topic, message)
+
+    def finish(self, events: tuple) -> None:
+        self._events(events)
 
     def _count(self, name: str) -> None:
         if name == "mqtt_published":
@@ -101,5 +164,9 @@ class MqttSink(Sink):
     def close(self) -> None:
         client, self.client = getattr(self, "client", None), None
         if client is not None:
+            if client.is_connected():  # a clean end: offline now, not when the broker notices
+                info = client.publish(self.availability, "offline", qos=1, retain=True)
+                with contextlib.suppress(Exception):
+                    info.wait_for_publish(timeout=2.0)
             client.disconnect()
             client.loop_stop()

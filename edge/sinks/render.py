@@ -25,7 +25,7 @@ def _color(class_id: int) -> tuple[int, int, int]:
     return tuple(int(v) for v in bgr)
 
 
-def _text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color=(255, 255, 255)) -> None:
+def put_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color=(255, 255, 255)) -> None:
     thickness = max(1, round(scale * 2))
     (w, h), base = cv2.getTextSize(text, _FONT, scale, thickness)
     x, y = org
@@ -47,7 +47,7 @@ def _confidence_color(score: float) -> tuple[int, int, int]:
 def _draw_poses(img: np.ndarray, result: Poses, scale: float, line: int) -> None:
     thickness = max(1, round(scale * 2))
     radius = max(2, round(scale * 4))
-    for box, score, points, kps in zip(result.xyxy, result.scores, result.keypoints, result.keypoint_scores):
+    for points, kps in zip(result.keypoints, result.keypoint_scores):
         xy = [(round(float(x)), round(float(y))) for x, y in points]
         for a, b in SKELETON:
             if a < len(xy) and b < len(xy) and min(kps[a], kps[b]) >= KEYPOINT_THRESHOLD:
@@ -55,8 +55,10 @@ def _draw_poses(img: np.ndarray, result: Poses, scale: float, line: int) -> None
         for point, s in zip(xy, kps):
             if s >= KEYPOINT_THRESHOLD:
                 cv2.circle(img, point, radius, _confidence_color(float(s)), -1, cv2.LINE_AA)
+    for i, (box, score) in enumerate(zip(result.xyxy, result.scores)):
         x0, y0 = round(float(box[0])), round(float(box[1]))
-        _text(img, f"person {score:.2f}", (x0, max(y0, line)), scale * 0.8)
+        track = f"#{result.track_ids[i]} " if result.track_ids is not None else ""
+        put_text(img, f"{track}person {score:.2f}", (x0, max(y0, line)), scale * 0.8)
 
 
 def _background(result: Segmentation) -> int | None:
@@ -89,7 +91,7 @@ def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line
         cv2.copyTo(tinted, (class_map != background).view(np.uint8), img)
     for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
         color = (200, 200, 200) if cid == background else _color(int(cid))
-        _text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
+        put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
 
 
 def _draw_masks(img: np.ndarray, result: Detections) -> None:
@@ -103,6 +105,35 @@ def _draw_masks(img: np.ndarray, result: Detections) -> None:
         tint = np.empty_like(patch)
         tint[:] = _color(int(cid))
         cv2.copyTo(cv2.addWeighted(patch, 1 - MASK_ALPHA, tint, MASK_ALPHA, 0), where.view(np.uint8), patch)
+
+
+REGION_COLOR = (0, 215, 255)  # lines and zones: amber
+
+
+def draw_regions(img: np.ndarray, regions: list, counts: dict) -> np.ndarray:
+    """Lines (with an arrow to their ``in`` side) and zones outlined on ``img`` in place, each with its
+    name and counts; ``regions`` is ``[(kind, name, points in pixels), ...]``."""
+    scale = max(0.4, min(img.shape[:2]) / 800)
+    thickness = max(2, round(scale * 3))
+    for kind, name, points in regions:
+        pts = np.round(points).astype(np.int32)
+        if kind == "line":
+            a, b = pts
+            cv2.line(img, tuple(a.tolist()), tuple(b.tolist()), REGION_COLOR, thickness, cv2.LINE_AA)
+            mid, d = (a + b) / 2, (b - a).astype(np.float64)
+            normal = np.array([d[1], -d[0]]) / max(np.hypot(*d), 1e-6)  # towards ``in``
+            tip = tuple(np.round(mid + normal * 30 * scale).astype(int).tolist())
+            cv2.arrowedLine(img, tuple(np.round(mid).astype(int).tolist()), tip, REGION_COLOR, thickness)
+            c = counts.get("lines", {}).get(name, {})
+            text, org = f"{name} in {c.get('in', 0)} out {c.get('out', 0)}", tip
+        else:
+            cv2.polylines(img, [pts], True, REGION_COLOR, thickness, cv2.LINE_AA)
+            c = counts.get("zones", {}).get(name, {})
+            text, org = f"{name}: {c.get('occupancy', 0)}", tuple(pts.min(axis=0).tolist())
+        x = min(max(org[0], 0), img.shape[1] - 10)
+        y = min(max(org[1], int(20 * scale) + 4), img.shape[0] - 4)
+        put_text(img, text, (x, y), scale * 0.7, REGION_COLOR)
+    return img
 
 
 def draw(
@@ -119,15 +150,17 @@ def draw(
     line = int(30 * scale) + 6
     if isinstance(result, Classes):
         for row, (cid, label, score) in enumerate(zip(result.ids, result.labels, result.scores)):
-            _text(img, f"{_name(cid, label)} {score:.2f}", (8, line * (row + 1)), scale, _color(int(cid)))
+            put_text(img, f"{_name(cid, label)} {score:.2f}", (8, line * (row + 1)), scale, _color(int(cid)))
     elif isinstance(result, Detections):
         if result.masks is not None:
             _draw_masks(img, result)
-        for box, cid, label, score in zip(result.xyxy, result.class_ids, result.labels, result.scores):
+        rows = zip(result.xyxy, result.class_ids, result.labels, result.scores)
+        for i, (box, cid, label, score) in enumerate(rows):
             x0, y0, x1, y1 = (round(float(v)) for v in box)
             color = _color(int(cid))
             cv2.rectangle(img, (x0, y0), (x1, y1), color, max(1, round(scale * 2)))
-            _text(img, f"{_name(cid, label)} {score:.2f}", (x0, max(y0, line)), scale * 0.8, color)
+            track = f"#{result.track_ids[i]} " if result.track_ids is not None else ""
+            put_text(img, f"{track}{_name(cid, label)} {score:.2f}", (x0, max(y0, line)), scale * 0.8, color)
     elif isinstance(result, Poses):
         _draw_poses(img, result, scale, line)
     elif isinstance(result, Segmentation):
@@ -138,5 +171,7 @@ def draw(
         if stats.get("age_ms") is not None:
             footer[-1] += f", age {stats['age_ms']:.0f} ms"
     for row, text in enumerate(reversed(footer)):
-        _text(img, text, (8, img.shape[0] - 8 - row * line), scale * (1.0 if text.endswith("fps") else 0.7))
+        put_text(
+            img, text, (8, img.shape[0] - 8 - row * line), scale * (1.0 if text.endswith("fps") else 0.7)
+        )
     return img

@@ -1,5 +1,6 @@
-"""``--serve HOST:PORT``: a web page with the live annotated stream (MJPEG) and live stats, plus
-``/metrics`` (Prometheus text), ``/stats.json`` and ``/healthz``.
+"""``--serve HOST:PORT``: a web page with the live annotated stream (MJPEG: with tracking, the lines
+and zones drawn on it) and live stats (with tracking, the counts), plus ``/metrics`` (Prometheus
+text), ``/stats.json`` and ``/healthz``.
 
 The pipeline only hands over its newest annotated frame; an encoder thread turns it into JPEG (only
 while someone watches), and each viewer's thread sends the newest JPEG whenever it is ready for one,
@@ -62,6 +63,13 @@ const rows = (s) => {{
   for (const [k, v] of Object.entries(s.stage_ms)) out.push([k + " ms", v.toFixed(2)]);
   for (const [k, v] of Object.entries(s.labels)) out.push(["count: " + k, v]);
   for (const [k, v] of Object.entries(s.outputs || {{}})) out.push([k.replace("_", " "), v]);
+  const t = s.tracking;
+  if (t) {{
+    out.push(["tracks", t.tracks]);
+    for (const [k, c] of Object.entries(t.lines)) out.push(["line " + k, "in " + c.in + " / out " + c.out]);
+    for (const [k, c] of Object.entries(t.zones))
+      out.push(["zone " + k, c.occupancy + " now, " + c.entered + " in, " + c.exited + " out"]);
+  }}
   return out;
 }};
 async function refresh() {{

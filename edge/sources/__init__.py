@@ -1,6 +1,7 @@
 """Frame sources behind one interface: ``open_source(spec)`` gives a context manager of ``Frame``.
 
-``synthetic`` (``synthetic:objects``: several objects to detect), a camera index (``0``), ``picamera``,
+``synthetic`` (``synthetic:objects``: several objects to detect; ``synthetic:tracks``: objects on
+known paths, for tracking), a camera index (``0``), ``picamera``,
 a video file, an image folder or glob, an RTSP / HTTP / MJPEG URL, or a GStreamer pipeline
 (``... ! appsink``).
 """
@@ -45,6 +46,13 @@ def open_source(
 
         return SceneSource(
             frames=frames or 300, seed=seed, realtime=realtime, width=width or 640, height=height or 480,
+            fps=fps or 30.0,
+        )  # fmt: skip
+    if spec == "synthetic:tracks":
+        from edge.sources.paths import PathsSource
+
+        return PathsSource(
+            frames=frames or 600, seed=seed, realtime=realtime, width=width or 640, height=height or 480,
             fps=fps or 30.0,
         )  # fmt: skip
     if spec == "picamera":

@@ -23,6 +23,12 @@ def _check(name: str, array: np.ndarray, shape: tuple[int | None, ...]) -> None:
         raise ValueError(f"{name}: expected shape {expected}, got {array.shape}")
 
 
+def _check_tracks(result: object, n: int) -> None:
+    if result.track_ids is not None:
+        object.__setattr__(result, "track_ids", np.asarray(result.track_ids, dtype=np.int64))
+        _check("track_ids", result.track_ids, (n,))
+
+
 def _label_dict(cid: int, label: str | None, score: float) -> dict:
     return {"id": int(cid), "label": label, "score": round(float(score), 4)}
 
@@ -60,13 +66,15 @@ class Classes:
 @dataclass(frozen=True, eq=False)
 class Detections:
     """Objects in one image: xyxy (N, 4) in frame pixels, scores (N,), class ids (N,), labels (N,),
-    and for instance segmentation masks (N, H, W) of the frame's pixels (None otherwise)."""
+    for instance segmentation masks (N, H, W) of the frame's pixels, and with ``--track`` track_ids (N,),
+    each object's id across frames (None otherwise)."""
 
     xyxy: np.ndarray
     scores: np.ndarray
     class_ids: np.ndarray
     labels: tuple[str | None, ...]
     masks: np.ndarray | None = None
+    track_ids: np.ndarray | None = None
 
     task = "detect"
 
@@ -85,13 +93,20 @@ class Detections:
         if self.masks is not None:
             object.__setattr__(self, "masks", np.asarray(self.masks, dtype=bool))
             _check("masks", self.masks, (n, None, None))
+        _check_tracks(self, n)
 
     def __len__(self) -> int:
         return len(self.xyxy)
 
+    def select(self, rows: np.ndarray, track_ids: np.ndarray | None = None) -> Detections:
+        """The objects at ``rows``, in that order, with ``track_ids`` (one per row) when given."""
+        masks = None if self.masks is None else self.masks[rows]
+        labels = tuple(self.labels[i] for i in rows)
+        return Detections(self.xyxy[rows], self.scores[rows], self.class_ids[rows], labels, masks, track_ids)
+
     def to_dict(self) -> dict:
         """The JSON shape: ``{"task": "detect", "detections": [{"id", "label", "score", "box"}, ...]}``;
-        with masks, each detection also has ``mask_area``, its mask's pixels."""
+        with masks, each detection also has ``mask_area``, its mask's pixels; with tracking, ``track``."""
         items = []
         rows = zip(self.xyxy, self.class_ids, self.labels, self.scores)
         for i, (box, cid, label, score) in enumerate(rows):
@@ -99,6 +114,8 @@ class Detections:
             item["box"] = [round(float(v), 1) for v in box]
             if self.masks is not None:
                 item["mask_area"] = int(np.count_nonzero(self.masks[i]))
+            if self.track_ids is not None:
+                item["track"] = int(self.track_ids[i])
             items.append(item)
         return {"task": self.task, "detections": items}
 
@@ -114,13 +131,15 @@ KEYPOINTS = (
 @dataclass(frozen=True, eq=False)
 class Poses:
     """People in one image: xyxy (P, 4) and scores (P,) in frame pixels, keypoints (P, K, 2) as (x, y)
-    in frame pixels, keypoint_scores (P, K) in 0..1, and the K keypoint names."""
+    in frame pixels, keypoint_scores (P, K) in 0..1, the K keypoint names, and with ``--track`` track_ids
+    (P,) (None otherwise)."""
 
     xyxy: np.ndarray
     scores: np.ndarray
     keypoints: np.ndarray
     keypoint_scores: np.ndarray
     names: tuple[str, ...] = KEYPOINTS
+    track_ids: np.ndarray | None = None
 
     task = "pose"
 
@@ -139,9 +158,17 @@ class Poses:
         _check("scores", self.scores, (n,))
         _check("keypoints", self.keypoints, (n, k, 2))
         _check("keypoint_scores", self.keypoint_scores, (n, k))
+        _check_tracks(self, n)
 
     def __len__(self) -> int:
         return len(self.xyxy)
+
+    def select(self, rows: np.ndarray, track_ids: np.ndarray | None = None) -> Poses:
+        """The people at ``rows``, in that order, with ``track_ids`` (one per row) when given."""
+        return Poses(
+            self.xyxy[rows], self.scores[rows], self.keypoints[rows], self.keypoint_scores[rows], self.names,
+            track_ids,
+        )  # fmt: skip
 
     @property
     def class_ids(self) -> np.ndarray:
@@ -156,8 +183,11 @@ class Poses:
         """The JSON shape: ``{"task": "pose", "poses": [{"id", "label", "score", "box", "keypoints":
         [{"name", "x", "y", "score"}, ...]}, ...]}``."""
         items = []
-        for box, score, points, kps in zip(self.xyxy, self.scores, self.keypoints, self.keypoint_scores):
+        rows = zip(self.xyxy, self.scores, self.keypoints, self.keypoint_scores)
+        for i, (box, score, points, kps) in enumerate(rows):
             item = _label_dict(0, "person", score)
+            if self.track_ids is not None:
+                item["track"] = int(self.track_ids[i])
             item["box"] = [round(float(v), 1) for v in box]
             item["keypoints"] = [
                 {"name": name, "x": round(float(x), 1), "y": round(float(y), 1), "score": round(float(s), 4)}

@@ -1,0 +1,1 @@
+"""Who is who across frames: the tracker, lines and zones, and the events they make."""

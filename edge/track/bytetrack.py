@@ -1,0 +1,185 @@
+"""ByteTrack-style multi-object tracking over any result with boxes (``Detections``, ``Poses``).
+
+Per frame (Zhang et al., "ByteTrack", ECCV 2022):
+1. every track is moved one frame ahead by its Kalman filter;
+2. confident detections (score >= ``high``) are matched to the tracked and the lost tracks by IoU;
+3. the less confident ones (``low`` <= score < ``high``), which a plain tracker throws away, are
+   matched to the tracked tracks still unmatched: an object half hidden keeps its id;
+4. tracks seen once are confirmed by a second match, or dropped; confident detections left over
+   (score >= ``new``) start tracks;
+5. a track unmatched is lost, and ends when it has been lost for ``lost_frames`` frames (ByteTrack's
+   30: a second at 30 fps; counted in frames, so a video gives the same tracks however fast it runs).
+
+Ids are given at confirmation, so they count up without gaps. Matching is class-aware (a car's
+track never takes a person's box) and greedy, best IoU first: with the few objects of a camera
+frame it picks what the Hungarian algorithm picks, without SciPy on the device. tests/test_track.py
+checks it against supervision's ByteTrack on the same detections.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+from edge.tasks.results import Detections, Poses
+from edge.track import kalman
+
+Tracked = Union[Detections, Poses]
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """The tracker's thresholds; the defaults are ByteTrack's (and supervision's)."""
+
+    high: float = 0.25  # detections at or above it are matched first
+    low: float = 0.1  # detections between low and high are matched second
+    new: float = 0.35  # the least score that starts a track
+    match_iou: float = 0.2  # first association
+    low_iou: float = 0.5  # second association
+    confirm_iou: float = 0.3  # tracks seen once
+    lost_frames: int = 30  # a lost track ends after this many frames unseen
+
+
+@dataclass(frozen=True)
+class TrackUpdate:
+    """One frame's tracking: the result with ``track_ids`` (tracked objects only, in the detector's
+    order) and the ids of the tracks that ended on this frame."""
+
+    result: Tracked
+    ended: tuple[int, ...]
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a`` (N, 4) with every box of ``b`` (M, 4): (N, M)."""
+    ax0, ay0, ax1, ay1 = (c[:, None] for c in np.asarray(a, dtype=np.float64).T)
+    bx0, by0, bx1, by1 = np.asarray(b, dtype=np.float64).T
+    w = np.minimum(ax1, bx1) - np.maximum(ax0, bx0)
+    h = np.minimum(ay1, by1) - np.maximum(ay0, by0)
+    inter = np.maximum(w, 0.0) * np.maximum(h, 0.0)
+    union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """Pairs (row, column) with IoU >= ``threshold``, best first, each row and column used once."""
+    if iou.size == 0:
+        return []
+    rows, cols = np.nonzero(iou >= threshold)
+    if len(rows) == 0:
+        return []
+    order = np.argsort(-iou[rows, cols], kind="stable")
+    used_r: set[int] = set()
+    used_c: set[int] = set()
+    pairs = []
+    for r, c in zip(rows[order].tolist(), cols[order].tolist()):
+        if r not in used_r and c not in used_c:
+            used_r.add(r)
+            used_c.add(c)
+            pairs.append((r, c))
+    return pairs
+
+
+class ByteTracker:
+    """Tracks boxes across frames; ``update`` once per frame, in order."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.mean = np.zeros((0, 8))
+        self.cov = np.zeros((0, 3, 4))  # the filter's variances (kalman.py)
+        self.ids = np.zeros(0, np.int64)  # 0 while unconfirmed
+        self.classes = np.zeros(0, np.int64)
+        self.seen = np.zeros(0, np.int64)  # the frame last matched
+        self.lost = np.zeros(0, bool)
+        self.next_id = 1
+        self.frames = 0
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.ids))
+
+    @staticmethod
+    def _match(iou: np.ndarray, tracks: list[int], rows: list[int], threshold: float):
+        """Greedy matching of ``tracks`` (indices) to detection ``rows`` on this frame's IoU."""
+        if not tracks or not rows:
+            return []
+        pairs = greedy_match(iou[np.ix_(tracks, rows)], threshold)
+        return [(tracks[t], rows[d]) for t, d in pairs]
+
+    def update(self, result: Tracked) -> TrackUpdate:
+        """Match this frame's objects to the tracks; returns the tracked objects with their ids."""
+        cfg = self.config
+        self.frames += 1
+        boxes = np.asarray(result.xyxy, dtype=np.float64)
+        scores, classes = np.asarray(result.scores), np.asarray(result.class_ids)
+        self.mean, self.cov = kalman.predict(self.mean, self.cov)
+        self.mean[self.lost, 7] = 0.0  # a lost box keeps its size
+        iou = iou_matrix(kalman.xyah_to_xyxy(self.mean), boxes)  # every track with every box, once
+        iou[self.classes[:, None] != classes[None, :]] = 0.0  # class-aware
+        high = np.flatnonzero(scores >= cfg.high).tolist()
+        low = np.flatnonzero((scores >= cfg.low) & (scores < cfg.high)).tolist()
+        ids, lost = self.ids.tolist(), self.lost.tolist()
+        confirmed = [t for t, i in enumerate(ids) if i > 0]
+        pairs = self._match(iou, confirmed, high, cfg.match_iou)
+        taken_t, taken_d = {t for t, _ in pairs}, {d for _, d in pairs}
+        left_high = [d for d in high if d not in taken_d]
+        tracked_left = [t for t in confirmed if t not in taken_t and not lost[t]]
+        pairs += self._match(iou, tracked_left, low, cfg.low_iou)
+        fresh = self._match(iou, [t for t, i in enumerate(ids) if i == 0], left_high, cfg.confirm_iou)
+        for t, _ in fresh:
+            self.ids[t], self.next_id = self.next_id, self.next_id + 1
+        pairs += fresh
+        used = {d for _, d in pairs}
+        starts = np.array([d for d in left_high if d not in used and scores[d] >= cfg.new], np.int64)
+        return self._apply(pairs, starts, boxes, classes, result)
+
+    def _apply(self, pairs, starts, boxes, classes, result: Tracked) -> TrackUpdate:
+        matched_t = np.array([t for t, _ in pairs], np.int64)
+        matched_d = np.array([d for _, d in pairs], np.int64)
+        if len(pairs):
+            measured = kalman.xyxy_to_xyah(boxes[matched_d])
+            self.mean[matched_t], self.cov[matched_t] = kalman.update(
+                self.mean[matched_t], self.cov[matched_t], measured
+            )
+            self.seen[matched_t] = self.frames
+        self.lost[:] = True
+        self.lost[matched_t] = False
+        first = self.frames == 1  # ByteTrack confirms the first frame's tracks at once
+        # unconfirmed tracks (id 0) that found no match go; confirmed ones live until lost too long
+        keep = (self.ids > 0) & (self.frames - self.seen <= self.config.lost_frames)
+        ended = tuple(self.ids[~keep & (self.ids > 0)].tolist())
+        ids = self.ids.tolist()
+        out = sorted((d, ids[t]) for t, d in pairs if ids[t] > 0)
+        out_rows, out_ids = [d for d, _ in out], [i for _, i in out]
+        if not keep.all():
+            self._keep(keep)
+        if len(starts):
+            mean, cov = kalman.initiate(kalman.xyxy_to_xyah(boxes[starts]))
+            ids = np.zeros(len(starts), np.int64)
+            if first:
+                ids = np.arange(self.next_id, self.next_id + len(starts))
+                self.next_id += len(starts)
+                out_rows += starts.tolist()
+                out_ids += ids.tolist()
+            self._add(mean, cov, ids, classes[starts])
+        order = np.argsort(out_rows, kind="stable")
+        rows = np.array(out_rows, np.int64)[order]
+        return TrackUpdate(result.select(rows, np.array(out_ids, np.int64)[order]), ended)
+
+    def _keep(self, keep: np.ndarray) -> None:
+        self.mean, self.cov, self.ids = self.mean[keep], self.cov[keep], self.ids[keep]
+        self.classes, self.seen, self.lost = self.classes[keep], self.seen[keep], self.lost[keep]
+
+    def _add(self, mean, cov, ids, classes) -> None:
+        self.mean = np.concatenate([self.mean, mean])
+        self.cov = np.concatenate([self.cov, cov])
+        self.ids = np.concatenate([self.ids, ids])
+        self.classes = np.concatenate([self.classes, classes])
+        self.seen = np.concatenate([self.seen, np.full(len(ids), self.frames)])
+        self.lost = np.concatenate([self.lost, np.zeros(len(ids), bool)])
+
+    def finish(self) -> tuple[int, ...]:
+        """The ids of every live track, ended now (the run is over); the tracker is empty after."""
+        ended = tuple(int(i) for i in self.ids if i > 0)
+        self._keep(np.zeros(len(self.ids), bool))
+        return ended
