@@ -23,7 +23,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
-WATCH = ("ai-edge-litert", "tflite-runtime", "numpy", "opencv-python", "opencv-python-headless")
+WATCH = ("ai-edge-litert", "tflite-runtime", "numpy", "opencv-python", "opencv-python-headless", "av")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,98 @@
+"""What ``--save`` costs the run: fps with and without recording, on the same machine, in one run.
+
+The asset traffic clip resized to 768x432 and looped to ``--frames`` frames, through the pipeline
+with the SSD MobileNet asset: runs without ``--save`` and with it (H.264 MP4 through PyAV where
+installed, else what ``open_video`` falls back to) alternate ``--rounds`` times; the best fps of each
+is compared. Three settings: every frame as fast as it goes with 2 interpreter threads (the default)
+and with 1 (which leaves a core of a 2-core machine to capture and encoding), and the clip paced at
+its 30 fps like a camera (``--realtime``, latest-frame mode). Target (issue 19): the run keeps at
+least 80% of its fps with ``--save``.
+
+    python tools/save_cost.py [--frames 300] [--rounds 3] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from edge.pipeline.loop import run
+from edge.sinks.video import VideoSink
+from edge.sources.capture import VideoSource
+from edge.tasks.loader import load
+
+ASSETS = Path(__file__).resolve().parents[2] / "shared/assets"
+SSD = ASSETS / "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite"
+SIZE = (768, 432)
+TARGET = 0.80
+
+
+def make_clip(out: Path, frames: int) -> Path:
+    """The traffic clip at 768x432, looped to ``frames`` frames (MJPG: cheap to decode)."""
+    cap = cv2.VideoCapture(str(ASSETS / "video/traffic_frames.mp4"))
+    images = []
+    while (image := cap.read()[1]) is not None:
+        images.append(cv2.resize(image, SIZE))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 30, SIZE)
+    for i in range(frames):
+        writer.write(images[i % len(images)])
+    writer.release()
+    return out
+
+
+def fps(task, clip: Path, save: Path | None, realtime: bool = False) -> tuple[float, str]:
+    """The pipeline's fps on the clip, with a recording to ``save`` or none."""
+    sinks = [VideoSink(save, fps=30.0)] if save else []
+    try:
+        with VideoSource(str(clip), realtime=realtime) as source:
+            summary = run(task, source, sinks, mode="latest" if realtime else "every", overlay=False)
+    finally:
+        for sink in sinks:
+            sink.close()
+    return summary.fps, sinks[0].codec if sinks else "-"
+
+
+def compare(clip: Path, folder: Path, threads: int, realtime: bool, rounds: int) -> float:
+    """One setting: print the fps with and without --save; returns their ratio."""
+    plain, saving, codec = [], [], "-"
+    with load(SSD, threads=threads) as task:
+        fps(task, clip, None)  # warm-up: the interpreter and the page cache
+        for _ in range(rounds):
+            plain.append(fps(task, clip, None, realtime)[0])
+            value, codec = fps(task, clip, folder / "saved.mp4", realtime)
+            saving.append(value)
+        label = task.runtime.label
+    ratio = max(saving) / max(plain)
+    mode = "paced at 30 fps, latest frame" if realtime else "every frame, as fast as it goes"
+    print(f"{label}, {mode}:")
+    print(f"  without --save: {', '.join(f'{v:.1f}' for v in plain)} fps (best {max(plain):.1f})")
+    print(f"  with --save, {codec}: {', '.join(f'{v:.1f}' for v in saving)} fps (best {max(saving):.1f})")
+    print(f"  ratio {ratio:.3f}: target at least {TARGET:.2f}: {'met' if ratio >= TARGET else 'MISSED'}")
+    return ratio
+
+
+def main() -> int:
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--out", type=Path, help="keep the clip and recordings here")
+    args = parser.parse_args()
+    folder = args.out or Path(tempfile.mkdtemp(prefix="save_cost-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    clip = make_clip(folder / "clip_768x432.avi", args.frames)
+    print(f"{args.frames} frames of 768x432, SSD MobileNet, {os.cpu_count()} CPUs")
+    for threads, realtime in ((2, False), (1, False), (2, True)):
+        compare(clip, folder, threads, realtime, args.rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
