@@ -44,7 +44,7 @@ class _PyAVWriter:
         self.width, self.height = size[0] // 2 * 2, size[1] // 2 * 2
         try:
             self.container = av.open(str(path), mode="w", options={"movflags": "+faststart"})
-        except (OSError, av.FFmpegError) as exc:
+        except (OSError, av.error.FFmpegError) as exc:
             raise EdgeError(f"cannot open {path} for writing: {exc}") from None
         self.path = path
         self.stream = self.container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
@@ -62,7 +62,7 @@ class _PyAVWriter:
         try:
             for packet in self.stream.encode(frame):
                 self.container.mux(packet)
-        except (OSError, av.FFmpegError) as exc:
+        except (OSError, av.error.FFmpegError) as exc:
             raise EdgeError(f"cannot write {self.path}: {exc}") from None
 
     def close(self) -> None:
@@ -71,7 +71,7 @@ class _PyAVWriter:
         try:
             for packet in self.stream.encode(None):  # flush the encoder's delayed frames
                 self.container.mux(packet)
-        except (OSError, av.FFmpegError) as exc:
+        except (OSError, av.error.FFmpegError) as exc:
             raise EdgeError(f"cannot write {self.path}: {exc}") from None
         finally:
             self.container.close()
