@@ -223,3 +223,15 @@ def test_the_web_view_shows_the_counts_and_draws_the_line_and_the_zone(assets, w
         assert np.abs(on_line - want).max() < 70 and np.abs(wall - want).max() > 100, pixels
     finally:
         stop(proc)
+
+
+def test_poses_are_tracked_too(assets, tmp_path):
+    out = tmp_path / "poses.jsonl"
+    model = assets / "models/pose/movenet_single_pose_lightning_ptq.tflite"
+    done = run_cli("run", model, "--source", assets / "video/pose_1.mp4", "--track", "--jsonl", out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    frames = [json.loads(line) for line in out.read_text().splitlines()][:-1]
+    tracks = [p["track"] for f in frames for p in f["poses"]]
+    assert len(tracks) >= 0.9 * len(frames) and set(tracks) == {1}  # one person, one id, all along
+    events = [e["type"] for f in frames for e in f.get("events", [])]
+    assert events[0] == "new" and "tracks: 1" in done.stdout
