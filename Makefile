@@ -10,7 +10,7 @@ EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py test
 	tests/test_sources.py tests/test_edge_isolation.py tests/test_cli.py tests/test_layouts.py \
 	tests/test_detect_assets.py tests/test_bench.py tests/test_pose_segment.py tests/test_track_run.py
 
-.PHONY: demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps \
+.PHONY: venvs demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps \
 	bench-table bench-honesty pi-check python-versions demo-detect detect-speed
 
 # Real peers for the tests, from Debian: a mosquitto broker and headless Chromium (live outputs), an
@@ -55,7 +55,11 @@ LINT = $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(PY) to
 	$(PY) tools/check_size.py && $(VENV)/bin/vermin -q -t=3.9- --violations --eval-annotations --no-tips edge/ \
 	&& $(PY) tools/check_py39.py
 
-test: $(STAMP) $(TFLRT_STAMP) system-deps
+# Both environments are made at once: pip spends most of its time waiting on downloads.
+venvs:
+	@$(MAKE) --no-print-directory -j2 $(STAMP) $(TFLRT_STAMP)
+
+test: venvs system-deps
 	$(LINT)
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q \
 	  -p no:cacheprovider -n 2 --dist loadfile -m "not serial" $(EDGE_TESTS)
