@@ -1,6 +1,8 @@
 """--serve: the live page in real headless Chromium (Debian's, installed by `make test`), the MJPEG
 stream, /metrics, /healthz, the token, several viewers and a viewer that never reads."""
 
+from __future__ import annotations
+
 import json
 import re
 import shutil
