@@ -78,8 +78,14 @@ def test_show_opens_a_window_with_the_annotated_frame_and_q_closes_it(display, a
     proc = show(display, assets, path)
     try:
         window = display.wait_window(TITLE)
-        time.sleep(1.0)  # a few frames drawn
-        screen = display.screenshot()
+        # The window can map before its first frame is drawn (the model still loading on a slow
+        # machine): look until the frame shows, for up to 15 s.
+        deadline = time.monotonic() + 15.0
+        while True:
+            time.sleep(0.5)
+            screen = display.screenshot()
+            if best_match(screen, annotated)[0] > 0.9 or time.monotonic() > deadline:
+                break
         display.key(window, "q")
         code, out, err = finish(proc)
     finally:
