@@ -12,9 +12,10 @@ from edge.errors import EdgeError
 from edge.sources.paths import PathsSource, truth_detections
 from edge.tasks.results import Detections
 from edge.track import kalman
-from edge.track.bytetrack import ByteTracker, iou_matrix
+from edge.track.bytetrack import ByteTracker
 from edge.track.events import Watcher
 from edge.track.regions import parse_region, parse_regions
+from tools.track_check import accumulate
 
 mm = pytest.importorskip("motmetrics")  # dev extra: always there under make test
 SEEDS = (0, 1, 2)
@@ -25,13 +26,6 @@ def _scene(seed: int, frames: int = 600):
     truths = list(PathsSource(frames=frames, seed=seed).truths())
     rng = np.random.default_rng(seed + 100)
     return truths, [truth_detections(objects, rng) for objects in truths]
-
-
-def _accumulate(acc, objects: list[dict], boxes: np.ndarray, ids) -> None:
-    truth = np.array([o["box"] for o in objects], dtype=np.float64).reshape(-1, 4)
-    distance = 1.0 - iou_matrix(truth, np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
-    distance[distance > 0.5] = np.nan  # a match needs IoU >= 0.5, as in the MOT benchmarks
-    acc.update([o["visit"] for o in objects], [int(i) for i in ids], distance)
 
 
 def _metrics(acc) -> dict:
@@ -68,7 +62,7 @@ def test_tracks_the_scene_with_mota_and_idf1_above_0_9_and_counts_its_line_exact
     for index, (objects, found) in enumerate(zip(truths, detections)):
         update = tracker.update(found)
         watcher.observe(update.result, update.ended, index, index / 30, (640, 480))
-        _accumulate(acc, objects, update.result.xyxy, update.result.track_ids)
+        accumulate(acc, objects, update.result.xyxy, update.result.track_ids)
     metrics = _metrics(acc)
     assert metrics["mota"] >= 0.90 and metrics["idf1"] >= 0.90, metrics
     mid = _expected_crossings(truths, 320, (0, 480))
@@ -93,13 +87,13 @@ def test_does_as_well_as_roboflow_bytetrack_on_the_same_detections():
         acc_ours, acc_theirs = mm.MOTAccumulator(auto_id=True), mm.MOTAccumulator(auto_id=True)
         for objects, found in zip(truths, detections):
             update = ours.update(found)
-            _accumulate(acc_ours, objects, update.result.xyxy, update.result.track_ids)
+            accumulate(acc_ours, objects, update.result.xyxy, update.result.track_ids)
             given = sv.Detections(
                 xyxy=found.xyxy.reshape(-1, 4), confidence=found.scores, class_id=found.class_ids
             )
             out = theirs.update(given)
             tracked = out.tracker_id >= 0 if out.tracker_id is not None else np.zeros(0, bool)
-            _accumulate(acc_theirs, objects, out.xyxy[tracked], out.tracker_id[tracked])
+            accumulate(acc_theirs, objects, out.xyxy[tracked], out.tracker_id[tracked])
         a, b = _metrics(acc_ours), _metrics(acc_theirs)
         assert a["mota"] >= b["mota"] - 0.02 and a["idf1"] >= b["idf1"] - 0.02, (seed, a, b)
         assert a["num_switches"] <= b["num_switches"], (seed, a, b)

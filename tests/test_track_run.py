@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import free_port, needs_peer, run_cli, start_cli, stop, wait_for
 from tests.test_web_view import CHROMIUM, CHROMIUM_ARGS
 from tests.walk import FRAMES, SIZE, a_box, b_box
+from tools.web_abuse import get as web_get
 
 
 def _ssd(assets: Path) -> list[str]:
@@ -142,16 +143,7 @@ def test_track_needs_boxes_and_bad_flags_are_one_line_errors(assets, walk):
 
 
 def _get(url: str) -> tuple[int, str]:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:
-        return 0, ""
+    return web_get(url, None)
 
 
 def loop_clip(walk: Path, times: int, out: Path) -> Path:

@@ -8,8 +8,6 @@ import re
 import shutil
 import socket
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
@@ -24,6 +22,7 @@ from tests.conftest import (
     stop,
     wait_for,
 )
+from tools.web_abuse import get as web_get
 
 CHROMIUM = shutil.which("chromium")
 TOKEN = "s3cret-token"
@@ -40,14 +39,8 @@ CHROMIUM_ARGS = [
 
 
 def get(url: str, token: str | None = TOKEN) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-    except OSError:  # not listening (yet)
-        return 0, ""
+    """(status, body) of a GET with the token (tools/web_abuse.py's request)."""
+    return web_get(url, token)
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,8 @@ from edge.track.events import Watcher
 from edge.track.regions import parse_regions
 
 
-def _accumulate(acc, objects: list[dict], boxes, ids) -> None:
+def accumulate(acc, objects: list[dict], boxes, ids) -> None:
+    """One frame into a motmetrics accumulator: truth visits against tracks, matched at IoU 0.5."""
     truth = np.array([o["box"] for o in objects], dtype=np.float64).reshape(-1, 4)
     distance = 1.0 - iou_matrix(truth, np.asarray(boxes, dtype=np.float64).reshape(-1, 4))
     distance[distance > 0.5] = np.nan
@@ -59,11 +60,11 @@ def check(seed: int, frames: int, objects: int) -> dict:
     for index, (truth, dets) in enumerate(zip(truths, found)):
         update = ours.update(dets)
         watcher.observe(update.result, update.ended, index, index / 30, (640, 480))
-        _accumulate(acc_ours, truth, update.result.xyxy, update.result.track_ids)
+        accumulate(acc_ours, truth, update.result.xyxy, update.result.track_ids)
         out = theirs.update(sv.Detections(xyxy=dets.xyxy.reshape(-1, 4), confidence=dets.scores,
                                           class_id=dets.class_ids))  # fmt: skip
         kept = out.tracker_id >= 0 if out.tracker_id is not None else np.zeros(0, bool)
-        _accumulate(acc_theirs, truth, out.xyxy[kept], out.tracker_id[kept])
+        accumulate(acc_theirs, truth, out.xyxy[kept], out.tracker_id[kept])
     names = ["mota", "idf1", "num_switches"]
     summary = mm.metrics.create().compute_many(
         [acc_ours, acc_theirs], metrics=names, names=["ours", "theirs"]
