@@ -21,16 +21,23 @@ SYSTEM_DEPS := mosquitto:mosquitto chromium:chromium openssh-server:sshd rsync:r
 	libglib2.0-0:/usr/lib/$(shell uname -m)-linux-gnu/libglib-2.0.so.0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# install(VENV, REQUIREMENTS): with uv (faster than pip: it unpacks and compiles in parallel), or with
+# pip when uv fails; both resolve the same versions from the same index. Bytecode is compiled at install
+# time, as pip does, so an environment with PYTHONDONTWRITEBYTECODE does not recompile on every import.
+MAIN_REQUIREMENTS := -e '.[train,laptop,dev]'
+TFLRT_REQUIREMENTS := -e '.[tflite-runtime]' 'pytest>=8' 'pytest-xdist>=3.5'
+install = $(1)/bin/python -m pip install --quiet --upgrade pip uv && \
+	$(1)/bin/uv pip install --quiet --compile-bytecode --python $(1)/bin/python $(2) || \
+	$(1)/bin/python -m pip install --quiet $(2)
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[train,laptop,dev]'
+	$(call install,$(VENV),$(MAIN_REQUIREMENTS))
 	touch $(STAMP)
 
 $(TFLRT_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(TFLRT)
-	$(TFLRT)/bin/python -m pip install --quiet --upgrade pip
-	$(TFLRT)/bin/python -m pip install --quiet -e '.[tflite-runtime]' 'pytest>=8' 'pytest-xdist>=3.5'
+	$(call install,$(TFLRT),$(TFLRT_REQUIREMENTS))
 	touch $(TFLRT_STAMP)
 
 venv: $(STAMP)

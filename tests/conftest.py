@@ -150,6 +150,27 @@ def walk(assets, tmp_path_factory) -> Path:
     return write_walk(assets, tmp_path_factory.mktemp("walk") / "walk.avi")
 
 
+POSE_CLIP_FRAMES = 40
+
+
+@pytest.fixture(scope="session")
+def pose_clip(assets, tmp_path_factory) -> Path:
+    """The first 40 frames of the asset pose clip (MJPG): enough for a run's path, and a third of the
+    time of the whole clip on tflite-runtime 2.14, whose int8 kernels are slow on x86."""
+    import cv2
+
+    path = tmp_path_factory.mktemp("pose-clip") / "pose.avi"
+    capture = cv2.VideoCapture(str(assets / "video/pose_1.mp4"))
+    frames = [capture.read()[1] for _ in range(POSE_CLIP_FRAMES)]
+    capture.release()
+    assert all(f is not None for f in frames), "the asset pose clip has fewer than 40 frames"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, frames[0].shape[1::-1])
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
 @pytest.fixture(scope="session")
 def keras_home(assets, tmp_path_factory):
     """A HOME whose Keras cache holds the MobileNet v1 0.25 ImageNet weights the tool builds, with the

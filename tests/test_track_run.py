@@ -221,10 +221,10 @@ def test_the_web_view_shows_the_counts_and_draws_the_line_and_the_zone(assets, w
         stop(proc)
 
 
-def test_poses_are_tracked_too(assets, tmp_path):
+def test_poses_are_tracked_too(assets, pose_clip, tmp_path):
     out = tmp_path / "poses.jsonl"
     model = assets / "models/pose/movenet_single_pose_lightning_ptq.tflite"
-    done = run_cli("run", model, "--source", assets / "video/pose_1.mp4", "--track", "--jsonl", out)
+    done = run_cli("run", model, "--source", pose_clip, "--track", "--jsonl", out)
     assert done.returncode == 0, done.stdout + done.stderr
     frames = [json.loads(line) for line in out.read_text().splitlines()][:-1]
     tracks = [p["track"] for f in frames for p in f["poses"]]

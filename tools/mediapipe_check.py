@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import venv
@@ -45,7 +46,13 @@ def ensure_venv(path: Path) -> Path:
     if not python.is_file():
         print(f"creating {path} with mediapipe (once)", flush=True)
         venv.create(path, with_pip=True)
-        subprocess.run([python, "-m", "pip", "install", "--quiet", "mediapipe>=0.10.14"], check=True)
+        uv = shutil.which("uv", path=str(Path(sys.executable).parent))  # make venvs installs it
+        install = (
+            [uv, "pip", "install", "--compile-bytecode", "--python", python]
+            if uv
+            else [python, "-m", "pip", "install"]
+        )
+        subprocess.run([*install, "--quiet", "mediapipe>=0.10.14"], check=True)
     return python
 
 

@@ -102,26 +102,36 @@ def _compile(model, phase: Phase, steps: int) -> None:
     )
 
 
-def _resume(run_dir: Path, class_names: tuple[str, ...], size: int):
-    """The model and epoch of ``checkpoints/last.keras`` when it belongs to this data and size, else
-    (None, 0). A corrupt checkpoint or state file is an ``EdgeError`` that says how to start over."""
-    import keras
-
+def _resume_epoch(run_dir: Path, class_names: tuple[str, ...], size: int) -> int | None:
+    """The epoch ``checkpoints/`` stopped after when it belongs to this data and size, else None. Read
+    before TensorFlow loads; a corrupt state file is an ``EdgeError`` that says how to start over."""
     last, state_file = run_dir / "checkpoints" / "last.keras", run_dir / "checkpoints" / "state.json"
     if not (last.is_file() and state_file.is_file()):
-        return None, 0
-    fix = f"delete {run_dir / 'checkpoints'} to start over"
+        return None
     try:
         state = json.loads(state_file.read_text())
         epoch = int(state["epoch"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
+        fix = f"delete {run_dir / 'checkpoints'} to start over"
         raise EdgeError(f"cannot resume: {state_file} is corrupt ({type(exc).__name__}): {fix}") from None
     if state.get("classes") != list(class_names) or state.get("size") != size:
+        return None
+    return epoch
+
+
+def _resume(run_dir: Path, epoch: int | None):
+    """The model of ``checkpoints/last.keras`` and its epoch, or (None, 0) when there is nothing to
+    resume. A damaged checkpoint is an ``EdgeError`` that says how to start over."""
+    import keras
+
+    if epoch is None:
         return None, 0
+    last = run_dir / "checkpoints" / "last.keras"
     try:
         model = keras.models.load_model(last)
     except Exception as exc:  # Keras raises many types for a damaged file
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        fix = f"delete {last.parent} to start over"
         raise EdgeError(f"cannot resume from {last}: {first[:200]}: {fix}") from None
     print(f"resuming from {last} after epoch {epoch}")
     return model, epoch
@@ -173,6 +183,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
     split = load_split(data_dir, cfg.val_split, cfg.seed)
     if len(split.class_names) < 2:
         raise EdgeError(f"{data_dir} has one class: a classifier needs at least two class subfolders")
+    resume_epoch = _resume_epoch(run_dir, split.class_names, cfg.size)
     import_tensorflow()  # after the inputs are checked: a bad folder fails fast, before TensorFlow loads
     import keras
     import tensorflow as tf
@@ -186,7 +197,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
     train_ds = make_dataset(split.train, cfg.size, cfg.batch_size, training=True, seed=cfg.seed)
     val_ds = make_dataset(split.val, cfg.size, cfg.batch_size, training=False)
     with cluster.strategy.scope():
-        model, start = _resume(run_dir, split.class_names, cfg.size)
+        model, start = _resume(run_dir, resume_epoch)
         weights = None
         if model is None:
             built = build_model(

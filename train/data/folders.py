@@ -86,6 +86,25 @@ def list_images(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if is_image(p) and not p.name.startswith("."))
 
 
+def _none_in(paths, where: str) -> None:
+    if not paths:
+        exts = ", ".join(sorted(IMAGE_EXTENSIONS))
+        raise EdgeError(f"no images in {where} ({exts})")
+
+
+def check_decodable(paths: list[Path], where: str) -> None:
+    """The errors ``calibration_set`` would give, before TensorFlow loads: no image files, or not one
+    that decodes (stops at the first that does)."""
+    _none_in(paths, where)
+    for path in paths:
+        try:
+            read_image(path)
+            return
+        except EdgeError:
+            continue
+    raise EdgeError(f"none of the {len(paths)} image files in {where} could be decoded")
+
+
 def calibration_set(
     paths: list[Path],
     height: int,
@@ -102,9 +121,7 @@ def calibration_set(
 
     No readable image at all is an ``EdgeError`` naming ``where``.
     """
-    if not paths:
-        exts = ", ".join(sorted(IMAGE_EXTENSIONS))
-        raise EdgeError(f"no images in {where} ({exts})")
+    _none_in(paths, where)
     order = np.random.default_rng(seed).permutation(len(paths))
     images, unreadable = [], 0
     for i in order:

@@ -13,7 +13,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 from edge.model.metadata import read_labels_file
 from edge.sources.images import ImageFolder, scan_image_folder
-from train.data.folders import list_images, load_split
+from train.data.folders import check_decodable, list_images, load_split
 from train.quiet import import_tensorflow
 
 
@@ -43,7 +43,9 @@ class ExportSource:
 def _calibration(calib: Path | None, fallback: tuple[Path, ...], fallback_from: str):
     if calib is None:
         return fallback, fallback_from
-    return tuple(list_images(calib)), str(calib)
+    paths = tuple(list_images(calib))
+    check_decodable(paths, str(calib))  # an empty or unreadable folder fails before TensorFlow loads
+    return paths, str(calib)
 
 
 def _size_bytes(path: Path) -> int:
