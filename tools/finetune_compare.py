@@ -12,7 +12,7 @@ For each, ``edgesight train --model mobilenet_v1 --alpha 0.25`` runs twice, ``--
 (the weights tools/imagenet_from_tflite.py puts in Keras' cache, made first if missing) and
 ``--weights none``. Prints a Markdown table.
 
-    python tools/finetune_compare.py [--out runs/finetune] [--epochs 30]
+    python tools/finetune_compare.py [--out runs/finetune] [--epochs 30] [--data shapes,people]
 """
 
 from __future__ import annotations
@@ -136,19 +136,25 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "finetune")
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--data", default="shapes,people", help="which datasets (default both)")
     args = parser.parse_args(argv)
+    chosen = args.data.split(",")
+    if set(chosen) - {"shapes", "people"}:
+        parser.error(f"--data takes shapes and people, got {args.data}")
     import imagenet_from_tflite
 
     cache = imagenet_from_tflite.keras_cache() / "mobilenet_2_5_224_tf_no_top.h5"
     if not cache.is_file():
         imagenet_from_tflite.main([])
     datasets = {
-        "shapes, 20 per class (96 px)": (shapes_dataset(args.out / "shapes20"), 96),
-        "people, 10 + 20 crops (224 px)": (people_dataset(args.out / "people"), 224),
+        "shapes": ("shapes, 20 per class (96 px)", shapes_dataset, "shapes20", 96),
+        "people": ("people, 10 + 20 crops (224 px)", people_dataset, "people", 224),
     }
     print("| data | weights | validation accuracy | photos only | epochs |")
     print("|---|---|---|---|---|")
-    for (title, (data, size)), slug in zip(datasets.items(), ("shapes", "people")):
+    for slug in chosen:
+        title, make, folder, size = datasets[slug]
+        data = make(args.out / folder)
         for weights in ("imagenet", "none"):
             run = args.out / f"{slug}-{weights}"
             info = train(data, run, weights, size, args.epochs)

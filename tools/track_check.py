@@ -3,9 +3,11 @@
 
 The scene's truth (``synthetic:tracks``) becomes detections of known quality
 (``edge.sources.paths.truth_detections``); motmetrics scores both trackers against the truth's visits
-(IoU 0.5), and the middle line's count is compared with the crossings of the true paths.
+(IoU 0.5), and the middle line's count is compared with the crossings of the true paths. With
+``--model``, a detector trained on the built-in shapes (``make demo-detect``) finds the objects in the
+scene's frames instead.
 
-    python tools/track_check.py [--seeds 0,1,2] [--frames 600] [--objects 6]
+    python tools/track_check.py [--seeds 0,1,2] [--frames 600] [--objects 6] [--model DETECTOR.tflite]
 """
 
 from __future__ import annotations
@@ -45,14 +47,31 @@ def true_crossings(truths: list[list[dict]], x: float) -> dict[str, int]:
     return counts
 
 
-def check(seed: int, frames: int, objects: int) -> dict:
+def scene(seed: int, frames: int, objects: int, model: Path | None) -> tuple[list, list]:
+    """Each frame's truth and detections: the truth with known noise, or ``model`` run on the frames
+    (through edge, its score threshold at the tracker's low one, so that weak boxes reach it)."""
+    source = PathsSource(frames=frames, seed=seed, objects=objects)
+    if model is None:
+        truths = list(source.truths())
+        rng = np.random.default_rng(seed + 100)
+        return truths, [truth_detections(o, rng) for o in truths]
+    import edge
+    from edge.track.bytetrack import TrackerConfig
+
+    truths, found = [], []
+    with edge.load(model, threshold=TrackerConfig().low) as detector:
+        for frame in source:
+            truths.append(frame.truth["objects"])
+            found.append(detector(frame.image))
+    return truths, found
+
+
+def check(seed: int, frames: int, objects: int, model: Path | None = None) -> dict:
     import motmetrics as mm
     import supervision as sv
     from trackers import ByteTrackTracker
 
-    truths = list(PathsSource(frames=frames, seed=seed, objects=objects).truths())
-    rng = np.random.default_rng(seed + 100)
-    found = [truth_detections(o, rng) for o in truths]
+    truths, found = scene(seed, frames, objects, model)
     ours, watcher = ByteTracker(), Watcher(parse_regions(["mid=0.5,0,0.5,1"], None))
     theirs = ByteTrackTracker(lost_track_buffer=30, frame_rate=30, track_activation_threshold=0.35,
                               high_conf_det_threshold=0.25, minimum_iou_threshold=0.2)  # fmt: skip
@@ -84,13 +103,15 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--frames", type=int, default=600)
     parser.add_argument("--objects", type=int, default=6)
+    parser.add_argument("--model", type=Path, help="a detector trained on the built-in shapes (e.g. "
+                        "make demo-detect's): its detections instead of the truth with noise")  # fmt: skip
     args = parser.parse_args()
     print("| seed | MOTA | IDF1 | ID switches | trackers' ByteTrack: MOTA, IDF1, switches |", end="")
     print(" middle line: counted / true |")
     print("|---|---|---|---|---|---|")
     exact = True
     for seed in (int(s) for s in args.seeds.split(",")):
-        r = check(seed, args.frames, args.objects)
+        r = check(seed, args.frames, args.objects, args.model)
         o, t = r["ours"], r["theirs"]
         exact &= r["counted"] == r["true"]
         print(
