@@ -69,9 +69,9 @@ venvs:
 test: venvs system-deps
 	$(LINT)
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q \
-	  -p no:cacheprovider -n 2 --dist loadfile -m "not serial" $(EDGE_TESTS)
+	  -p no:cacheprovider -n 2 --dist loadfile -m "not serial and not one_runtime" $(EDGE_TESTS)
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q \
-	  -p no:cacheprovider -m serial $(EDGE_TESTS)
+	  -p no:cacheprovider -m "serial and not one_runtime" $(EDGE_TESTS)
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=litert EDGESIGHT_TFLRT_PYTHON=$(abspath $(TFLRT))/bin/python \
 	  $(PY) -m pytest -q -p no:cacheprovider -n 2 --dist loadfile -m "not serial" --durations=15
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=litert EDGESIGHT_TFLRT_PYTHON=$(abspath $(TFLRT))/bin/python \
@@ -82,7 +82,7 @@ test: venvs system-deps
 # export exits 1 when the gate refuses a variant: the table shows it; exit 2 (an error) stops here.
 MNV2 := runs/mnv2
 mobilenet-table: $(STAMP) $(TFLRT_STAMP)
-	$(VENV)/bin/edgesight train shapes --out $(MNV2) --model mobilenet_v2 --size 96 --epochs 20
+	$(VENV)/bin/edgesight train shapes --out $(MNV2) --model mobilenet_v2 --weights none --size 96 --epochs 20
 	$(VENV)/bin/edgesight export $(MNV2) --quant all || test $$? -eq 1
 	$(PY) tools/runtime_table.py $(MNV2)/models --python $(PY) --python $(TFLRT)/bin/python
 

@@ -87,6 +87,27 @@ def test_without_the_weights_or_a_network_the_error_says_how_to_pass_a_file(smal
     assert len(line.splitlines()) == 1 and V1_NO_TOP in line and "--weights FILE" in line, line
 
 
+def test_from_scratch_every_layer_of_the_backbone_trains_batch_norm_included(small_data, tmp_path, capsys):
+    """--weights none: one phase over every layer. (Planned as fine-tuning, the random backbone stayed
+    frozen for the head's epochs, then only its top 30% trained with batch norm at its initial
+    statistics: 20.0% on five classes, chance.)"""
+    import keras
+
+    from train.fit import train
+
+    train(small_data, tmp_path / "run", model="mobilenet_v1", alpha=0.25, weights="none", size=32,
+          epochs=1, batch_size=16)  # fmt: skip
+    assert "epochs 1-1: all layers" in capsys.readouterr().out
+    assert json.loads((tmp_path / "run/run.json").read_text())["weights"] == "none"
+    model = keras.models.load_model(tmp_path / "run/checkpoints/last.keras")
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    norms = [layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert all(layer.trainable for layer in backbone.layers)
+    for layer in (norms[0], norms[-1]):  # the first and the last: gamma learned, statistics moved
+        gamma, _, moving_mean, _ = layer.get_weights()
+        assert not np.allclose(gamma, 1.0) and not np.allclose(moving_mean, 0.0), layer.name
+
+
 def test_a_weights_file_and_bad_choices(keras_home, small_data, tmp_path):
     home, _ = keras_home
     empty_home = tmp_path / "home"

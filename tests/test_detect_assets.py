@@ -168,6 +168,7 @@ def test_odd_frames_are_converted_and_unusable_ones_rejected(assets, model):
                 task(frame)
 
 
+@pytest.mark.one_runtime  # decoding and timing around invoke: the same code on either interpreter
 def test_overhead_script_measures_ssd_against_a_bare_loop(assets, tmp_path):
     out = tmp_path / "overhead.json"
     proc = subprocess.run(

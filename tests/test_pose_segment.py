@@ -98,6 +98,7 @@ def test_the_crop_falls_back_to_the_whole_frame_and_is_capped_at_it():
     assert crop.side / 2 <= max(70, 640 - 70, 300, 480 - 300)
 
 
+@pytest.mark.one_runtime  # the crop's tracking is numpy on the outputs (predict_and_run covers both)
 def test_on_video_the_crop_follows_the_person_and_scores_rise(assets, pose_clip):
     capture = cv2.VideoCapture(str(pose_clip))
     frames = [capture.read()[1] for _ in range(POSE_CLIP_FRAMES)]
@@ -284,6 +285,7 @@ def test_eval_scores_a_pose_model_by_coco_keypoint_ap(assets, tmp_path):
     assert done.returncode == 2 and "is not a COCO keypoints folder" in done.stderr
 
 
+@pytest.mark.one_runtime  # decoding and timing around invoke: the same code on either interpreter
 def test_the_overhead_script_times_decode_and_drawing_of_pose_and_segmentation(assets, tmp_path):
     import subprocess
     import sys

@@ -22,7 +22,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = (
     "mobilenet_v1:0.25",
-    "mobilenet_v1:0.5",
     "mobilenet_v2:0.35",
     "mobilenet_v3_small:0.75",
     "mobilenet_v3_small_minimalistic:1.0",

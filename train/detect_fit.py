@@ -18,7 +18,7 @@ from pathlib import Path
 from edge.datasets.boxes import DetectionSet
 from edge.datasets.detect import open_detection_data
 from edge.errors import EdgeError
-from train.phases import Phase, set_backbone_trainable, two_phases
+from train.phases import Phase, from_scratch, set_backbone_trainable, two_phases
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
 
@@ -76,7 +76,7 @@ def plan_detect_phases(cfg: DetectConfig, pretrained: bool) -> list[Phase]:
     the epochs, then the top ``unfreeze`` share too, at ``fine_tune_lr``. Measured here (1000 built-in
     images, 6 epochs, 256 px): frozen, mAP@[.5:.95] 0.405; unfrozen from the start, 0.304."""
     if not pretrained:
-        return [Phase("all layers", 0, cfg.epochs, 1.0, cfg.lr)]
+        return from_scratch(cfg.epochs, cfg.lr)
     head = cfg.head_epochs if cfg.head_epochs is not None else max(1, round(cfg.epochs * 2 / 3))
     return two_phases(cfg.epochs, head, cfg.unfreeze, cfg.lr, cfg.fine_tune_lr or cfg.lr / 8)
 
@@ -116,7 +116,7 @@ def _fit_phases(models, phases: list[Phase], start: int, train_ds, progress_call
     for phase in phases:
         if phase.end <= start:
             continue
-        set_backbone_trainable(models.backbone, phase.unfreeze)
+        set_backbone_trainable(models.backbone, phase)
         models.train.compile(optimizer=keras.optimizers.Adam(phase.lr), loss=detection_loss)
         print(f"epochs {max(start, phase.start) + 1}-{phase.end}: {phase.name}, lr {phase.lr:g}", flush=True)
         schedule = keras.callbacks.LearningRateScheduler(lambda epoch, _, p=phase: _lr(p, epoch))

@@ -20,7 +20,7 @@ from train.data.pipeline import make_dataset
 from train.distribute import Cluster, float32_copy, make_cluster, use_mixed_precision
 from train.distributed_fit import fit_distributed
 from train.models.classifier import SMALL_CNN, build_model
-from train.phases import Phase, set_backbone_trainable, two_phases
+from train.phases import Phase, from_scratch, set_backbone_trainable, two_phases
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
 
@@ -71,24 +71,24 @@ class TrainConfig:
 
 def plan_phases(cfg: TrainConfig, pretrained: bool) -> list[Phase]:
     if not pretrained:
-        return [Phase("all layers", 0, cfg.epochs, 1.0, cfg.lr or 2e-3)]
+        return from_scratch(cfg.epochs, cfg.lr or 2e-3)
     head = cfg.head_epochs if cfg.head_epochs is not None else max(1, cfg.epochs // 3)
     lr = cfg.lr or 1e-3
     return two_phases(cfg.epochs, head, cfg.unfreeze, lr, cfg.fine_tune_lr or lr / 10)
 
 
 def _backbone_of(model):
-    """The nested backbone model of a pretrained classifier, or None (small_cnn, from scratch)."""
+    """The nested backbone model of a classifier (pretrained or from scratch), or None (small_cnn)."""
     import keras
 
     return next((layer for layer in model.layers if isinstance(layer, keras.Model)), None)
 
 
-def _set_trainable(model, unfreeze: float) -> None:
-    """The backbone's top ``unfreeze`` share of layers trainable, batch norm never."""
+def _set_trainable(model, phase: Phase) -> None:
+    """The phase's share of the backbone trainable (``set_backbone_trainable``)."""
     backbone = _backbone_of(model)
     if backbone is not None:
-        set_backbone_trainable(backbone, unfreeze)
+        set_backbone_trainable(backbone, phase)
 
 
 def _compile(model, phase: Phase, steps: int) -> None:
@@ -162,7 +162,7 @@ def _fit_phases(model, phases: list[Phase], start: int, data: tuple, callbacks: 
         if phase.end <= start:
             continue
         if not (start > 0 and phase.start < start):  # entering the phase (not resuming inside it)
-            _set_trainable(model, phase.unfreeze)
+            _set_trainable(model, phase)
             _compile(model, phase, steps * (phase.end - phase.start))
         print(f"epochs {max(start, phase.start) + 1}-{phase.end}: {phase.name}, lr {phase.lr:g}", flush=True)
         model.fit(
@@ -204,7 +204,8 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
                 cfg.model, cfg.size, len(split.class_names), cfg.alpha, cfg.weights_or_default(), cfg.dropout
             )
             model, weights = built.model, built.weights
-        pretrained = _backbone_of(model) is not None
+        weights = weights if start == 0 else cfg.weights_or_default()
+        pretrained = _backbone_of(model) is not None and weights is not None
     phases = plan_phases(cfg, pretrained)
     _say_plan(model, split, cfg, cluster, mixed, start)
     steps = max(1, -(-len(split.train) // cfg.batch_size))
@@ -215,7 +216,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
     else:  # Keras 3's fit does not run under MultiWorkerMirroredStrategy: a loop of our own
         state = {"resume": {"classes": list(split.class_names), "size": cfg.size}}
         for phase in (p for p in phases if p.end > start):
-            _set_trainable(model, phase.unfreeze)
+            _set_trainable(model, phase)
             print(
                 f"epochs {max(start, phase.start) + 1}-{phase.end}: {phase.name}, lr {phase.lr:g}", flush=True
             )
@@ -244,7 +245,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
         val_accuracy=float(val_acc),
         seconds=time.perf_counter() - began,
         alpha=None if cfg.model == SMALL_CNN else (cfg.alpha or _default_alpha(cfg.model)),
-        weights=_weights_name(weights if start == 0 else cfg.weights_or_default()),
+        weights=_weights_name(weights),
         head_epochs=phases[0].end if pretrained else 0,
         distribute=cluster.name,
         replicas=cluster.replicas,

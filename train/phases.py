@@ -1,6 +1,7 @@
 """Fine-tuning in phases: the head with the backbone frozen, then the backbone's top share unfrozen at a
 lower learning rate. Batch norm stays in inference mode throughout (its layers are never trainable), so
-small batches never disturb the pretrained statistics. Shared by classifiers and detectors."""
+small batches never disturb the pretrained statistics. From scratch there are no statistics to keep:
+one phase trains every layer, batch norm included. Shared by classifiers and detectors."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ class Phase:
     end: int
     unfreeze: float  # 1.0: every layer (from scratch); 0: the backbone frozen
     lr: float
+    batch_norm: bool = False  # batch norm trains too (from scratch); else it stays in inference mode
+
+
+def from_scratch(epochs: int, lr: float) -> list[Phase]:
+    """One phase: every layer, batch norm included (frozen at its initial statistics, a deep backbone
+    never leaves chance: measured 20.0% on five classes)."""
+    return [Phase("all layers", 0, epochs, 1.0, lr, batch_norm=True)]
 
 
 def two_phases(epochs: int, head: int, unfreeze: float, lr: float, fine_tune_lr: float) -> list[Phase]:
@@ -28,12 +36,13 @@ def two_phases(epochs: int, head: int, unfreeze: float, lr: float, fine_tune_lr:
     return phases
 
 
-def set_backbone_trainable(backbone, unfreeze: float) -> None:
-    """The backbone's top ``unfreeze`` share of layers trainable, batch norm never."""
+def set_backbone_trainable(backbone, phase: Phase) -> None:
+    """The backbone's top ``phase.unfreeze`` share of layers trainable; batch norm only when the phase
+    trains it (from scratch)."""
     import keras
 
-    backbone.trainable = unfreeze > 0
-    first = len(backbone.layers) - math.ceil(len(backbone.layers) * unfreeze)
+    backbone.trainable = phase.unfreeze > 0
+    first = len(backbone.layers) - math.ceil(len(backbone.layers) * phase.unfreeze)
     for i, layer in enumerate(backbone.layers):
         bn = isinstance(layer, keras.layers.BatchNormalization)
-        layer.trainable = i >= first and not bn
+        layer.trainable = i >= first and (phase.batch_norm or not bn)
