@@ -1,6 +1,7 @@
 """Pretrained backbones: ImageNet weights built from a real ImageNet TFLite model, loaded from Keras'
-cache with no network, fine-tuned in two phases with batch norm in inference mode; the error without
-them; a weights file; tf.distribute across two worker processes; float32 again after mixed precision."""
+cache with no network, fine-tuned in two phases with batch norm in inference mode; from scratch, every
+layer in one phase; the error without them; a weights file; tf.distribute across two worker processes;
+float32 again after mixed precision."""
 
 from __future__ import annotations
 

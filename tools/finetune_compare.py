@@ -119,6 +119,9 @@ def train(data: Path, run: Path, weights: str, size: int, epochs: int) -> dict:
 
 def photo_accuracy(run: Path, data: Path) -> str:
     """Accuracy of the run's Keras model on the val photos alone (not from the clips)."""
+    from train.quiet import import_tensorflow
+
+    import_tensorflow()  # its start-up lines kept out of the table
     import keras
 
     model = keras.models.load_model(run / "model.keras")

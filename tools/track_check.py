@@ -8,6 +8,7 @@ The scene's truth (``synthetic:tracks``) becomes detections of known quality
 scene's frames instead.
 
     python tools/track_check.py [--seeds 0,1,2] [--frames 600] [--objects 6] [--model DETECTOR.tflite]
+                                [--threshold 0.25]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.sources.paths import PathsSource, truth_detections
-from edge.track.bytetrack import ByteTracker, iou_matrix
+from edge.track.bytetrack import ByteTracker, TrackerConfig, iou_matrix
 from edge.track.events import Watcher
 from edge.track.regions import parse_regions
 
@@ -56,7 +57,6 @@ def scene(seed: int, frames: int, objects: int, model: Path | None) -> tuple[lis
         rng = np.random.default_rng(seed + 100)
         return truths, [truth_detections(o, rng) for o in truths]
     import edge
-    from edge.track.bytetrack import TrackerConfig
 
     truths, found = [], []
     with edge.load(model, threshold=TrackerConfig().low) as detector:
@@ -66,15 +66,16 @@ def scene(seed: int, frames: int, objects: int, model: Path | None) -> tuple[lis
     return truths, found
 
 
-def check(seed: int, frames: int, objects: int, model: Path | None = None) -> dict:
+def check(seed: int, frames: int, objects: int, model: Path | None = None, threshold: float = 0.25) -> dict:
     import motmetrics as mm
     import supervision as sv
     from trackers import ByteTrackTracker
 
     truths, found = scene(seed, frames, objects, model)
-    ours, watcher = ByteTracker(), Watcher(parse_regions(["mid=0.5,0,0.5,1"], None))
-    theirs = ByteTrackTracker(lost_track_buffer=30, frame_rate=30, track_activation_threshold=0.35,
-                              high_conf_det_threshold=0.25, minimum_iou_threshold=0.2)  # fmt: skip
+    config = TrackerConfig(high=threshold, low=min(0.1, threshold), new=threshold + 0.1)  # as run --track
+    ours, watcher = ByteTracker(config), Watcher(parse_regions(["mid=0.5,0,0.5,1"], None))
+    theirs = ByteTrackTracker(lost_track_buffer=30, frame_rate=30, track_activation_threshold=config.new,
+                              high_conf_det_threshold=config.high, minimum_iou_threshold=0.2)  # fmt: skip
     acc_ours, acc_theirs = mm.MOTAccumulator(auto_id=True), mm.MOTAccumulator(auto_id=True)
     for index, (truth, dets) in enumerate(zip(truths, found)):
         update = ours.update(dets)
@@ -105,13 +106,15 @@ def main() -> int:
     parser.add_argument("--objects", type=int, default=6)
     parser.add_argument("--model", type=Path, help="a detector trained on the built-in shapes (e.g. "
                         "make demo-detect's): its detections instead of the truth with noise")  # fmt: skip
+    parser.add_argument("--threshold", type=float, default=0.25, help="run --track's --threshold: "
+                        "matched first at or above it, new tracks from it + 0.1 (default 0.25)")  # fmt: skip
     args = parser.parse_args()
     print("| seed | MOTA | IDF1 | ID switches | trackers' ByteTrack: MOTA, IDF1, switches |", end="")
     print(" middle line: counted / true |")
     print("|---|---|---|---|---|---|")
     exact = True
     for seed in (int(s) for s in args.seeds.split(",")):
-        r = check(seed, args.frames, args.objects, args.model)
+        r = check(seed, args.frames, args.objects, args.model, args.threshold)
         o, t = r["ours"], r["theirs"]
         exact &= r["counted"] == r["true"]
         print(
