@@ -67,7 +67,7 @@ venvs:
 	@$(MAKE) --no-print-directory -j2 $(STAMP) $(TFLRT_STAMP)
 
 # Two workers on two cores: each TensorFlow process computes on one thread (two trainings at once took
-# 131 s so against 138 s with TensorFlow's default of a thread per core).
+# 131 s against 138 s with TensorFlow's default of a thread per core).
 test: venvs system-deps
 	$(LINT)
 	EDGESIGHT_REQUIRE_ASSETS=1 EDGESIGHT_EXPECT_RUNTIME=tflite-runtime $(TFLRT)/bin/python -m pytest -q \
