@@ -53,7 +53,7 @@ def row(run: Path, model: str, alpha: str) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "backbones")
-    parser.add_argument("--epochs", type=int, default=40)  # 12 epochs at 96 px left MobileNet v1 0.25 at 26.2%
+    parser.add_argument("--epochs", type=int, default=40)  # 12 at 96 px left MobileNet v1 0.25 at 26.2%
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--per-class", type=int, default=300)
     parser.add_argument("--models", default=",".join(ROWS), help="comma-separated MODEL:ALPHA")
