@@ -72,7 +72,7 @@ def check(seed: int, frames: int, objects: int, model: Path | None = None, thres
     from trackers import ByteTrackTracker
 
     truths, found = scene(seed, frames, objects, model)
-    config = TrackerConfig(high=threshold, low=min(0.1, threshold), new=threshold + 0.1)  # as run --track
+    config = TrackerConfig.for_threshold(threshold)  # as run --track sets it
     ours, watcher = ByteTracker(config), Watcher(parse_regions(["mid=0.5,0,0.5,1"], None))
     theirs = ByteTrackTracker(lost_track_buffer=30, frame_rate=30, track_activation_threshold=config.new,
                               high_conf_det_threshold=config.high, minimum_iou_threshold=0.2)  # fmt: skip

@@ -109,8 +109,7 @@ def tracking_for(args: argparse.Namespace):
     from edge.track.bytetrack import TrackerConfig
     from edge.track.session import Tracking
 
-    high = 0.25 if args.threshold is None else args.threshold
-    config = TrackerConfig(high=high, low=min(0.1, high), new=high + 0.1)
+    config = TrackerConfig.for_threshold(0.25 if args.threshold is None else args.threshold)
     return Tracking(regions, snapshots=args.snapshots is not None, config=config)
 
 

@@ -41,6 +41,11 @@ class TrackerConfig:
     confirm_iou: float = 0.3  # tracks seen once
     lost_frames: int = 30  # a lost track ends after this many frames unseen
 
+    @classmethod
+    def for_threshold(cls, threshold: float) -> TrackerConfig:
+        """A detector's score threshold as ByteTrack's first-matching score; tracks start 0.1 above it."""
+        return cls(high=threshold, low=min(0.1, threshold), new=threshold + 0.1)
+
 
 @dataclass(frozen=True)
 class TrackUpdate:
