@@ -73,6 +73,16 @@ def assets() -> Path:
     return ASSETS
 
 
+@pytest.fixture(scope="session")
+def without_tensorflow(tmp_path_factory) -> dict:
+    """An environment in which importing TensorFlow fails: a command that still gives its own one-line
+    error under it checked its input before TensorFlow loads."""
+    folder = tmp_path_factory.mktemp("no-tensorflow")
+    (folder / "tensorflow").mkdir()
+    (folder / "tensorflow/__init__.py").write_text('raise ImportError("TensorFlow was imported")\n')
+    return {"PYTHONPATH": f"{folder}{os.pathsep}{ROOT}"}
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the real ``edgesight`` command in a subprocess."""
     full_env = {**os.environ, **(env or {})}

@@ -109,7 +109,7 @@ def test_from_scratch_every_layer_of_the_backbone_trains_batch_norm_included(sma
         assert not np.allclose(gamma, 1.0) and not np.allclose(moving_mean, 0.0), layer.name
 
 
-def test_a_weights_file_and_bad_choices(keras_home, small_data, tmp_path):
+def test_a_weights_file_and_bad_choices(keras_home, small_data, tmp_path, without_tensorflow):
     home, _ = keras_home
     empty_home = tmp_path / "home"
     empty_home.mkdir()
@@ -117,12 +117,18 @@ def test_a_weights_file_and_bad_choices(keras_home, small_data, tmp_path):
     done = _train(empty_home, small_data, tmp_path / "run", "--epochs", "1", "--weights", weights)
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "run/run.json").read_text())["weights"] == V1_NO_TOP
-    done = run_cli("train", small_data, "--out", tmp_path / "r2", "--model", "mobilenet_v2", "--alpha", "0.3")
-    assert done.returncode == 2 and "ImageNet weights for --alpha 0.35, 0.5" in done.stderr, done.stderr
-    done = run_cli("train", small_data, "--out", tmp_path / "r3", "--weights", "imagenet")
-    assert done.returncode == 2 and "small_cnn has no pretrained weights" in done.stderr, done.stderr
-    done = run_cli("train", small_data, "--out", tmp_path / "r4", "--distribute", "multiworker")
-    assert done.returncode == 2 and "TF_CONFIG" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    # Bad choices are one line before TensorFlow loads (so in under a second, not after its import).
+    bad = {
+        (small_data, "--model", "mobilenet_v2", "--alpha", "0.3"): "ImageNet weights for --alpha 0.35, 0.5",
+        (small_data, "--weights", "imagenet"): "small_cnn has no pretrained weights",
+        (small_data, "--distribute", "multiworker"): "TF_CONFIG, which is not set",
+        ("shapes", "--task", "detect", "--images", "8", "--model", "small_cnn"): "unknown backbone 'small_cnn'",
+        ("shapes", "--task", "detect", "--images", "8", "--weights", tmp_path): "weights file not found",
+    }
+    for flags, message in bad.items():
+        done = run_cli("train", *flags, "--out", tmp_path / "bad", env=without_tensorflow)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and message in lines[0], (flags, done.stderr)
 
 
 @pytest.fixture(scope="module")
@@ -147,10 +153,11 @@ def test_two_worker_processes_train_the_same_run_as_one_process(two_classes, fre
     takes half of every global batch, batch norm uses the global batch's statistics and the loss is the
     mean over the global batch, so every epoch's loss agrees within 1% (only the order of float sums
     differs). Without ``--dropout 0`` the two draw different dropout masks (two replicas of half a
-    batch against one of a whole batch) and drift apart by several points. The validation accuracy of
-    this small, unconverged run moves more than its loss: 200 images, measured here 1 to 1.5 points
-    apart, so it is held to 2 points. Only the chief writes the run folder."""
-    flags = ["--size", "48", "--epochs", EPOCHS, "--batch-size", "32", "--seed", "3", "--dropout", "0"]
+    batch against one of a whole batch) and drift apart by several points. The validation accuracy is
+    held to a point, as issue 17 asks: on 200 images at 32 px the two came out 0.5 points apart (65.0%
+    against 64.5%, the same in two runs); at 48 px they were 1.5 points apart. Only the chief writes the
+    run folder."""
+    flags = ["--size", "32", "--epochs", EPOCHS, "--batch-size", "32", "--seed", "3", "--dropout", "0"]
     alone = run_cli("train", two_classes, "--out", tmp_path / "alone", *flags, "--distribute", "mirrored")
     assert alone.returncode == 0, alone.stderr
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
@@ -177,7 +184,7 @@ def test_two_worker_processes_train_the_same_run_as_one_process(two_classes, fre
     assert one["replicas"] == 1
     for two_rows, one_row in zip(_history(run), _history(tmp_path / "alone"), strict=True):
         assert abs(float(two_rows["loss"]) / float(one_row["loss"]) - 1) <= 0.01, (two_rows, one_row)
-    assert abs(info["val_accuracy"] - one["val_accuracy"]) <= 0.02, (
+    assert abs(info["val_accuracy"] - one["val_accuracy"]) <= 0.01, (
         info["val_accuracy"],
         one["val_accuracy"],
     )

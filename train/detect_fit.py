@@ -18,7 +18,7 @@ from pathlib import Path
 from edge.datasets.boxes import DetectionSet
 from edge.datasets.detect import open_detection_data
 from edge.errors import EdgeError
-from train.phases import Phase, from_scratch, set_backbone_trainable, two_phases
+from train.phases import Phase, compile_phase, from_scratch, set_backbone_trainable, two_phases
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
 
@@ -90,9 +90,9 @@ def _lr(phase: Phase, epoch: int) -> float:
     return phase.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _build(cfg: DetectConfig, num_classes: int):
-    from train.models.backbones import BACKBONES, build_backbone, resolve_weights
-    from train.models.detector import build_detector
+def _backbone_choice(cfg: DetectConfig) -> tuple[float, str | None]:
+    """The backbone's alpha and weights (``imagenet``, a file or None), checked before TensorFlow loads."""
+    from train.models.backbones import BACKBONES, resolve_weights
 
     if cfg.model not in BACKBONES:
         raise EdgeError(
@@ -101,10 +101,15 @@ def _build(cfg: DetectConfig, num_classes: int):
     row = BACKBONES[cfg.model]
     alpha = row.default_alpha if cfg.alpha is None else cfg.alpha
     default = "imagenet" if row.alphas else "none"  # ImageNet weights where the backbone has them
-    weights = resolve_weights(row, default if cfg.weights is None else cfg.weights, alpha)
-    backbone = build_backbone(row, cfg.size, alpha, weights)
-    models = build_detector(cfg.size, num_classes, backbone, cfg.neck)
-    return models, weights, alpha
+    return alpha, resolve_weights(row, default if cfg.weights is None else cfg.weights, alpha)
+
+
+def _build(cfg: DetectConfig, num_classes: int, alpha: float, weights: str | None):
+    from train.models.backbones import BACKBONES, build_backbone
+    from train.models.detector import build_detector
+
+    backbone = build_backbone(BACKBONES[cfg.model], cfg.size, alpha, weights)
+    return build_detector(cfg.size, num_classes, backbone, cfg.neck)
 
 
 def _fit_phases(models, phases: list[Phase], start: int, train_ds, progress_callback) -> None:
@@ -117,7 +122,7 @@ def _fit_phases(models, phases: list[Phase], start: int, train_ds, progress_call
         if phase.end <= start:
             continue
         set_backbone_trainable(models.backbone, phase)
-        models.train.compile(optimizer=keras.optimizers.Adam(phase.lr), loss=detection_loss)
+        compile_phase(models.train, keras.optimizers.Adam(phase.lr), loss=detection_loss)
         print(f"epochs {max(start, phase.start) + 1}-{phase.end}: {phase.name}, lr {phase.lr:g}", flush=True)
         schedule = keras.callbacks.LearningRateScheduler(lambda epoch, _, p=phase: _lr(p, epoch))
         models.train.fit(
@@ -208,6 +213,7 @@ def train_detector(data_dir: Path, run_dir: Path, cfg: DetectConfig) -> RunInfo:
     train_set, val_set = load_splits(data_dir)
     for line in (train_set.summary(), val_set.summary()):
         print(line, flush=True)
+    alpha, weights = _backbone_choice(cfg)
     import_tensorflow()
     import keras
 
@@ -216,7 +222,7 @@ def train_detector(data_dir: Path, run_dir: Path, cfg: DetectConfig) -> RunInfo:
 
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(cfg.seed)
-    models, weights, alpha = _build(cfg, len(train_set.class_names))
+    models = _build(cfg, len(train_set.class_names), alpha, weights)
     start = _resume(run_dir, models.export, train_set.class_names, cfg.size)
     augment = Augment(mosaic=cfg.mosaic)
     train_ds = make_detect_dataset(Sampler(train_set, cfg.size, True, augment), cfg.batch_size, cfg.seed)

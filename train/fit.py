@@ -17,10 +17,10 @@ from pathlib import Path
 from edge.errors import EdgeError
 from train.data.folders import load_split
 from train.data.pipeline import make_dataset
-from train.distribute import Cluster, float32_copy, make_cluster, use_mixed_precision
+from train.distribute import Cluster, cluster_spec, float32_copy, make_cluster, use_mixed_precision
 from train.distributed_fit import fit_distributed
-from train.models.classifier import SMALL_CNN, build_model
-from train.phases import Phase, from_scratch, set_backbone_trainable, two_phases
+from train.models.classifier import SMALL_CNN, build_model, check_model_choice
+from train.phases import Phase, compile_phase, from_scratch, set_backbone_trainable, two_phases
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
 
@@ -95,11 +95,8 @@ def _compile(model, phase: Phase, steps: int) -> None:
     import keras
 
     schedule = keras.optimizers.schedules.CosineDecay(phase.lr, decay_steps=max(1, steps), alpha=0.05)
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    optimizer = keras.optimizers.Adam(schedule)
+    compile_phase(model, optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
 def _resume_epoch(run_dir: Path, class_names: tuple[str, ...], size: int) -> int | None:
@@ -175,15 +172,26 @@ def _fit_phases(model, phases: list[Phase], start: int, data: tuple, callbacks: 
         )
 
 
-def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **options) -> RunInfo:
-    """Train on an image folder and write the run folder; resumes when ``checkpoints/last.keras`` exists.
-    ``options`` are ``TrainConfig`` fields, for short calls."""
-    cfg = config or TrainConfig(**options)
+def _checked_inputs(cfg: TrainConfig, data_dir: Path, run_dir: Path):
+    """Everything checkable before TensorFlow loads, so bad input is one line in well under a second:
+    the flags, the data (its split), the resume state, the model's choices and the cluster."""
     cfg.check()
     split = load_split(data_dir, cfg.val_split, cfg.seed)
     if len(split.class_names) < 2:
         raise EdgeError(f"{data_dir} has one class: a classifier needs at least two class subfolders")
     resume_epoch = _resume_epoch(run_dir, split.class_names, cfg.size)
+    if resume_epoch is None:  # a fresh model (a resumed one comes from its checkpoint)
+        check_model_choice(cfg.model, cfg.size, cfg.alpha, cfg.weights_or_default())
+    if cfg.distribute == "multiworker":
+        cluster_spec()
+    return split, resume_epoch
+
+
+def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **options) -> RunInfo:
+    """Train on an image folder and write the run folder; resumes when ``checkpoints/last.keras`` exists.
+    ``options`` are ``TrainConfig`` fields, for short calls."""
+    cfg = config or TrainConfig(**options)
+    split, resume_epoch = _checked_inputs(cfg, data_dir, run_dir)
     import_tensorflow()  # after the inputs are checked: a bad folder fails fast, before TensorFlow loads
     import keras
     import tensorflow as tf

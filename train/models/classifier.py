@@ -61,6 +61,30 @@ class Built:
     std: tuple[float, ...]
 
 
+def check_model_choice(
+    name: str, size: int, alpha: float | None, weights: str | None
+) -> tuple[float | None, str | None]:
+    """The model, size, alpha and weights checked without TensorFlow, so a bad choice is one line before
+    it loads: (the alpha to build, the weights resolved: ``imagenet``, a file or None)."""
+    if size < 32:
+        raise EdgeError(f"--size must be at least 32 pixels, got {size}")
+    if name == SMALL_CNN:
+        if weights not in (None, "none"):
+            raise EdgeError(
+                "small_cnn has no pretrained weights: leave --weights out, or pick a --model backbone"
+            )
+        if alpha is not None:
+            raise EdgeError("--alpha goes with a MobileNet backbone, not small_cnn")
+        return None, None
+    if name not in BACKBONES:
+        raise EdgeError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
+    row = BACKBONES[name]
+    alpha = row.default_alpha if alpha is None else alpha
+    if alpha <= 0:
+        raise EdgeError(f"--alpha must be above 0, got {alpha:g}")
+    return alpha, resolve_weights(row, weights, alpha)
+
+
 def build_model(
     name: str,
     size: int,
@@ -74,23 +98,10 @@ def build_model(
     import keras
     from keras import layers
 
-    if size < 32:
-        raise EdgeError(f"--size must be at least 32 pixels, got {size}")
+    alpha, weights = check_model_choice(name, size, alpha, weights)
     if name == SMALL_CNN:
-        if weights not in (None, "none"):
-            raise EdgeError(
-                "small_cnn has no pretrained weights: leave --weights out, or pick a --model backbone"
-            )
-        if alpha is not None:
-            raise EdgeError("--alpha goes with a MobileNet backbone, not small_cnn")
         return Built(small_cnn(size, num_classes, dropout), None, None, (127.5,), (127.5,))
-    if name not in BACKBONES:
-        raise EdgeError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
     row = BACKBONES[name]
-    alpha = row.default_alpha if alpha is None else alpha
-    if alpha <= 0:
-        raise EdgeError(f"--alpha must be above 0, got {alpha:g}")
-    weights = resolve_weights(row, weights, alpha)
     backbone = build_backbone(row, size, alpha, weights)
     if weights is None:  # from scratch: Keras' 0.999 leaves the moving statistics far behind for epochs
         for layer in backbone.layers:
