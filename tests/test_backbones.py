@@ -118,12 +118,13 @@ def test_a_weights_file_and_bad_choices(keras_home, small_data, tmp_path, withou
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "run/run.json").read_text())["weights"] == V1_NO_TOP
     # Bad choices are one line before TensorFlow loads (so in under a second, not after its import).
+    detect = ("shapes", "--task", "detect", "--images", "8")
     bad = {
         (small_data, "--model", "mobilenet_v2", "--alpha", "0.3"): "ImageNet weights for --alpha 0.35, 0.5",
         (small_data, "--weights", "imagenet"): "small_cnn has no pretrained weights",
         (small_data, "--distribute", "multiworker"): "TF_CONFIG, which is not set",
-        ("shapes", "--task", "detect", "--images", "8", "--model", "small_cnn"): "unknown backbone 'small_cnn'",
-        ("shapes", "--task", "detect", "--images", "8", "--weights", tmp_path): "weights file not found",
+        (*detect, "--model", "small_cnn"): "unknown backbone 'small_cnn'",
+        (*detect, "--weights", tmp_path): "weights file not found",
     }
     for flags, message in bad.items():
         done = run_cli("train", *flags, "--out", tmp_path / "bad", env=without_tensorflow)
