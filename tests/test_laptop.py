@@ -45,7 +45,7 @@ def checkout(tmp_path_factory, assets) -> Path:
     copy = tmp_path_factory.mktemp("laptop") / "edgesight"
     ignore = shutil.ignore_patterns(".venv*", "runs", ".git", "__pycache__", "*.egg-info", ".pytest_cache")
     shutil.copytree(ROOT, copy, ignore=ignore)
-    shapes = generate_shapes(copy / "shapes", per_class=40, val_per_class=10, seed=9)
+    shapes = generate_shapes(copy / "shapes", per_class=20, val_per_class=10, seed=9)  # 100 photos
     shutil.copytree(shapes / "train", copy / "photos")
     writer = cv2.VideoWriter(str(copy / "camera.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
     for frame in SyntheticSource(frames=150, seed=2):

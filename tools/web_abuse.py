@@ -104,12 +104,13 @@ def abuse(base: str, port: int, token: str | None = TOKEN) -> tuple[float, list[
     return during, health_ms, lifetimes
 
 
-def measure(base: str, port: int, timeout: float, token: str | None = TOKEN) -> dict:
-    """One round: fps before, under and after the abuse, their ratio, /healthz times, socket lifetimes."""
-    before = fps(base, 5.0, token)
+def measure(base: str, port: int, timeout: float, token: str | None = TOKEN, window: float = 5.0) -> dict:
+    """One round: fps over ``window`` seconds before, under and after the abuse, their ratio, /healthz
+    times, socket lifetimes."""
+    before = fps(base, window, token)
     during, health_ms, lifetimes = abuse(base, port, token)
     time.sleep(timeout + 1.0)  # "without them": the server's threads for them have ended
-    after = fps(base, 5.0, token)
+    after = fps(base, window, token)
     return {"before": before, "during": during, "after": after, "ratio": during / ((before + after) / 2),
             "health_ms": health_ms, "lifetimes": lifetimes}  # fmt: skip
 
