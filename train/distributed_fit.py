@@ -84,6 +84,8 @@ def fit_distributed(
         )
         optimizer = keras.optimizers.Adam(schedule)
         optimizer.build(model.trainable_variables)
+        if start > phase.start:  # resumed inside the phase: its learning rate goes on from there
+            optimizer.iterations.assign(steps * (start - phase.start))
     train_step, eval_step = _steps(model, optimizer, strategy)
     dist_train = strategy.experimental_distribute_dataset(train_ds)
     dist_val = strategy.experimental_distribute_dataset(val_ds)
