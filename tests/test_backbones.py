@@ -148,16 +148,16 @@ def _history(run) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _two_legs(command: list, env: dict | None = None, workers: int = 1) -> list[str]:
+def _two_legs(command: list, cluster: dict | None = None, workers: int = 1) -> list[str]:
     """``command`` run to epoch 2, then again to epoch 4 (resuming), by ``workers`` processes at once,
-    each with its own ``TF_CONFIG`` when ``env`` names a cluster; each process's output of both legs."""
+    each with its own ``TF_CONFIG`` for ``cluster`` when given; each process's output of both legs."""
     outputs = ["" for _ in range(workers)]
     for epochs in ("2", EPOCHS):
         procs = []
         for index in range(workers):
             task_env = {**os.environ}
-            if env is not None:
-                config = {"cluster": env, "task": {"type": "worker", "index": index}}
+            if cluster is not None:
+                config = {"cluster": cluster, "task": {"type": "worker", "index": index}}
                 task_env["TF_CONFIG"] = json.dumps(config)
             argv = [sys.executable, "-m", "edge.cli", *map(str, command), "--epochs", epochs]
             pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
@@ -185,7 +185,7 @@ def test_two_worker_processes_train_the_same_run_as_one_process(two_classes, fre
     assert "resuming from" in out and "after epoch 2" in out, out
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     command = ["train", two_classes, "--out", run, *flags, "--distribute", "multiworker"]
-    chief, other = _two_legs(command, env=cluster, workers=2)
+    chief, other = _two_legs(command, cluster=cluster, workers=2)
     assert "worker 1 of 2 done" in other and "2 replicas" in chief
     assert all(o.count("after epoch 2") == 1 for o in (chief, other)), (chief, other)  # both resumed
     info = json.loads((run / "run.json").read_text())
