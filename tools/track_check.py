@@ -48,9 +48,10 @@ def true_crossings(truths: list[list[dict]], x: float) -> dict[str, int]:
     return counts
 
 
-def scene(seed: int, frames: int, objects: int, model: Path | None) -> tuple[list, list]:
+def scene(seed: int, frames: int, objects: int, model: Path | None, low: float) -> tuple[list, list]:
     """Each frame's truth and detections: the truth with known noise, or ``model`` run on the frames
-    (through edge, its score threshold at the tracker's low one, so that weak boxes reach it)."""
+    (through edge, its score threshold at the tracker's ``low`` one as in run --track, so that weak
+    boxes reach it)."""
     source = PathsSource(frames=frames, seed=seed, objects=objects)
     if model is None:
         truths = list(source.truths())
@@ -59,7 +60,7 @@ def scene(seed: int, frames: int, objects: int, model: Path | None) -> tuple[lis
     import edge
 
     truths, found = [], []
-    with edge.load(model, threshold=TrackerConfig().low) as detector:
+    with edge.load(model, threshold=low) as detector:
         for frame in source:
             truths.append(frame.truth["objects"])
             found.append(detector(frame.image))
@@ -71,8 +72,8 @@ def check(seed: int, frames: int, objects: int, model: Path | None = None, thres
     import supervision as sv
     from trackers import ByteTrackTracker
 
-    truths, found = scene(seed, frames, objects, model)
     config = TrackerConfig.for_threshold(threshold)  # as run --track sets it
+    truths, found = scene(seed, frames, objects, model, config.low)
     ours, watcher = ByteTracker(config), Watcher(parse_regions(["mid=0.5,0,0.5,1"], None))
     theirs = ByteTrackTracker(lost_track_buffer=30, frame_rate=30, track_activation_threshold=config.new,
                               high_conf_det_threshold=config.high, minimum_iou_threshold=0.2)  # fmt: skip

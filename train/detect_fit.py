@@ -92,16 +92,14 @@ def _lr(phase: Phase, epoch: int) -> float:
 
 def _backbone_choice(cfg: DetectConfig) -> tuple[float, str | None]:
     """The backbone's alpha and weights (``imagenet``, a file or None), checked before TensorFlow loads."""
-    from train.models.backbones import BACKBONES, resolve_weights
+    from train.models.backbones import BACKBONES, choose
 
     if cfg.model not in BACKBONES:
         raise EdgeError(
             f"unknown backbone {cfg.model!r} for a detector: choose one of {', '.join(BACKBONES)}"
         )
     row = BACKBONES[cfg.model]
-    alpha = row.default_alpha if cfg.alpha is None else cfg.alpha
-    default = "imagenet" if row.alphas else "none"  # ImageNet weights where the backbone has them
-    return alpha, resolve_weights(row, default if cfg.weights is None else cfg.weights, alpha)
+    return choose(row, cfg.alpha, row.default_weights if cfg.weights is None else cfg.weights)
 
 
 def _build(cfg: DetectConfig, num_classes: int, alpha: float, weights: str | None):

@@ -64,8 +64,7 @@ class TrainConfig:
         if self.weights is None:
             from train.models.backbones import BACKBONES
 
-            has = self.model in BACKBONES and BACKBONES[self.model].alphas
-            return "imagenet" if has else None
+            return BACKBONES[self.model].default_weights if self.model in BACKBONES else None
         return None if self.weights == "none" else self.weights
 
 

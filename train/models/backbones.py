@@ -30,6 +30,11 @@ class Backbone:
     mean: tuple[float, ...] = (127.5,)  # every row here takes inputs in [-1, 1]
     std: tuple[float, ...] = (127.5,)
 
+    @property
+    def default_weights(self) -> str | None:
+        """ImageNet where this backbone has weights, else None (from scratch)."""
+        return IMAGENET if self.alphas else None
+
     def weights_file(self, alpha: float, size: int) -> str:
         """The file Keras looks for in ~/.keras/models for these weights (no top)."""
         return WEIGHTS_FILES[self.name](alpha, size)
@@ -159,6 +164,15 @@ def resolve_weights(backbone: Backbone, weights: str | None, alpha: float) -> st
     if not path.is_file():
         raise EdgeError(f"weights file not found: {path} (--weights imagenet, none or a file)")
     return str(path)
+
+
+def choose(backbone: Backbone, alpha: float | None, weights: str | None) -> tuple[float, str | None]:
+    """The alpha to build (the row's default when None) and the weights resolved, checked without
+    TensorFlow, so a bad choice is one line before it loads."""
+    alpha = backbone.default_alpha if alpha is None else alpha
+    if alpha <= 0:
+        raise EdgeError(f"--alpha must be above 0, got {alpha:g}")
+    return alpha, resolve_weights(backbone, weights, alpha)
 
 
 def build_backbone(backbone: Backbone, size: int, alpha: float, weights: str | None):

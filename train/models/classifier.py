@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from edge.errors import EdgeError
-from train.models.backbones import BACKBONES, build_backbone, resolve_weights
+from train.models.backbones import BACKBONES, build_backbone, choose
 
 SMALL_CNN = "small_cnn"
 MODEL_NAMES = (SMALL_CNN, *BACKBONES)
@@ -78,11 +78,7 @@ def check_model_choice(
         return None, None
     if name not in BACKBONES:
         raise EdgeError(f"unknown model {name!r}: choose one of {', '.join(MODEL_NAMES)}")
-    row = BACKBONES[name]
-    alpha = row.default_alpha if alpha is None else alpha
-    if alpha <= 0:
-        raise EdgeError(f"--alpha must be above 0, got {alpha:g}")
-    return alpha, resolve_weights(row, weights, alpha)
+    return choose(BACKBONES[name], alpha, weights)
 
 
 def build_model(
