@@ -89,6 +89,9 @@ def test_int8_export_has_separate_8_bit_boxes_and_scores_and_follows_float32(det
     assert int8.inputs[0].dtype == np.uint8
     spec = edge.load(int8_path).spec
     assert spec.task == "detect" and spec.labels == ("circle", "cross", "square", "star", "triangle")
+    corrected = json.loads((models / "export.json").read_text())["calibration"]["bias_corrected_layers"]
+    assert corrected >= 27  # MobileNet v1's 27 convolutions with batch norm, then the neck's
+    assert f"bias correction: {corrected} layers" in detector_run["export"]
     images = sorted((detector_run["run"] / "data").rglob("*.jpg"))[:4]
     assert images
     for path in images:

@@ -215,3 +215,43 @@ def test_bad_export_input_is_one_line_and_exit_2(trained, tmp_path):
     no_model.mkdir()
     (no_model / "run.json").write_text("{}")
     assert_one_line_error(run_cli("export", no_model), "not a trained run")
+
+
+def test_bias_correction_takes_the_kernel_rounding_shift_off_the_int8_outputs():
+    """A convolution whose folded taps differ a lot in size (one large tap a channel, as MobileNet's
+    early layers with ImageNet statistics have), converted to int8 through the real converter with and
+    without the correction: the mean error of each output channel against float32 shrinks, and the
+    model's own weights are as before afterwards."""
+    import keras
+
+    from train.export.bias_correction import corrected_biases
+    from train.export.convert import convert
+    from train.export.modes import MODES_BY_NAME
+
+    rng = np.random.default_rng(0)
+    x = keras.Input((16, 16, 3), batch_size=1)
+    conv = keras.layers.Conv2D(8, 3, padding="same", use_bias=False)
+    bn = keras.layers.BatchNormalization()
+    model = keras.Model(x, bn(conv(x)))
+    kernel = rng.uniform(0.02, 0.3, (3, 3, 3, 8)).astype(np.float32)
+    kernel[1, 1, 0] = 10.0  # the tap that sets each channel's int8 scale
+    conv.set_weights([kernel])
+    bn.set_weights([np.full(8, 2.0), rng.normal(size=8), np.full(8, 1.0), rng.uniform(0.5, 2.0, 8)])
+    calibration = rng.uniform(0.0, 1.0, (64, 16, 16, 3)).astype(np.float32)
+    before = [w.copy() for w in model.get_weights()]
+    float_out = model.predict(calibration, verbose=0)
+    int8 = MODES_BY_NAME["int8-floatio"]
+    plain = convert(model, int8, calibration)
+    with corrected_biases(model, calibration) as corrected:
+        fixed = convert(model, int8, calibration)
+    assert corrected == 1
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+    def channel_bias(content: bytes) -> np.ndarray:
+        runtime = Runtime(content)
+        out = np.concatenate([runtime.invoke(image[None])[0] for image in calibration])
+        return (out - float_out).mean(axis=(0, 1, 2))
+
+    uncorrected, fixed_bias = np.abs(channel_bias(plain)), np.abs(channel_bias(fixed))
+    assert uncorrected.mean() > 0.05  # the shift is there to take off
+    assert fixed_bias.mean() < 0.3 * uncorrected.mean(), (uncorrected, fixed_bias)

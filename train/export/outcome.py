@@ -27,6 +27,7 @@ class ExportOutcome:
     verdicts: tuple[Verdict, ...]
     max_drop: float
     calibration_images: int
+    bias_corrected_layers: int = 0  # layers whose offsets were corrected for the int8 modes
 
     @property
     def refused(self) -> tuple[Verdict, ...]:
