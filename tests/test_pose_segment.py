@@ -16,7 +16,6 @@ import edge
 from edge.sources.images import read_image
 from edge.tasks.pose import BODY_EXPANSION, TORSO_EXPANSION, next_crop
 from edge.tasks.results import KEYPOINTS, Poses, Segmentation
-from edge.tasks.segment import class_argmax
 from tests.conftest import IMAGES, POSE_CLIP_FRAMES, needs_tensorflow, run_cli
 
 POSE = "models/pose/movenet_single_pose_lightning_ptq.tflite"
@@ -195,17 +194,6 @@ def test_only_the_classes_are_tinted_inside_the_rectangle_that_holds_them():
     assert tinted[80:100, 20:40].all() and tinted[90:110, 120:140].all()
     assert not tinted[80:110, 42:118].any() and not tinted[112:, :].any()  # background between and below
     assert (image[85, 30] != image[100, 130]).any()  # a colour per class
-
-
-def test_the_class_argmax_equals_numpy_on_any_signs():
-    rng = np.random.default_rng(3)
-    for shift in (-50.0, -2.0, 0.0, 2.0):  # all pixels negative, mixed, mostly positive
-        scores = (rng.normal(size=(33, 17, 21)) + shift).astype(np.float32)
-        assert np.array_equal(class_argmax(scores), np.argmax(scores, axis=-1))
-    edges = np.array([[-0.0, -1.0, -2.0], [-3.0, -0.0, -1.0], [-np.inf, -1.0, -5.0], [0.5, -0.0, 0.25]])
-    assert class_argmax(edges.astype(np.float32)).tolist() == [0, 1, 1, 0]
-    quantized = rng.integers(-128, 127, (9, 9, 21), dtype=np.int8)
-    assert np.array_equal(class_argmax(quantized), np.argmax(quantized, axis=-1))
 
 
 def test_predict_and_run_through_the_cli(assets, pose_clip, tmp_path):

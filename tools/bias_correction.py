@@ -53,7 +53,7 @@ def main(argv: list[str]) -> int:
         print(f"bias_correction: error: {exc}", file=sys.stderr)
         return 2
     keys = list(rows["float32"])
-    print(f"\n{args.run}: " + ", ".join(keys) + " through edge; points below float32 in brackets")
+    print(f"\n{args.run}: " + ", ".join(keys) + " through edge; in brackets, points against float32")
     for name, figures in rows.items():
         cells = []
         for key in keys:
