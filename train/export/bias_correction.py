@@ -9,7 +9,7 @@ image. That shift is the layer's mean input (over the calibration images) throug
 of its folded kernel; it is taken off the batch norm's offset, or the convolution's bias when no batch
 norm follows, in a copy of the weights used for the integer modes only.
 
-What it changes, measured (``python tools/bias_correction.py runs/demo-detect``): the README.
+What it changes, measured (``python tools/bias_correction.py runs/demo-detect/run``): the README.
 """
 
 from __future__ import annotations
