@@ -96,16 +96,15 @@ def main(argv: list[str]) -> int:
         import_tensorflow()
         import tensorflow as tf
 
-        from train.data.folders import calibration_set
         from train.export.bias_correction import corrected_biases
         from train.export.convert import batch_one
+        from train.export.job import calibration_for
         from train.export.source import open_export_source
 
         source = open_export_source(args.run)
         if source.task != "detect":
             raise EdgeError(f"{args.run} is not a detector's run")
-        calib = calibration_set(list(source.calib), source.height, source.width, source.channels,
-                                source.mean, source.std, 200, source.seed, mode=source.resize)  # fmt: skip
+        calib = calibration_for(source, 200)
         data, size = source.val, source.height
         if args.spread:
             print("\n".join(_spread(source.model)))

@@ -29,10 +29,17 @@ def _is_conv(layer) -> bool:
     return isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
 
 
-def _output(layer):
-    """The layer's one output tensor, or None for a layer called more than once (shared weights)."""
+def _is_depthwise(layer) -> bool:
+    import keras
+
+    return isinstance(layer, keras.layers.DepthwiseConv2D)
+
+
+def _tensor(layer, which: str):
+    """The layer's one input or output tensor, or None for a layer called more than once (shared
+    weights)."""
     try:
-        return layer.output
+        return getattr(layer, which)
     except (AttributeError, ValueError):
         return None
 
@@ -42,16 +49,14 @@ def _targets(scope) -> list[tuple[object, object]]:
     convolution's output, else None when the convolution has a bias of its own to correct."""
     import keras
 
-    bn_of = {}
-    for layer in scope.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            try:
-                bn_of[id(layer.input)] = layer
-            except (AttributeError, ValueError):
-                continue
+    bn_of = {
+        id(_tensor(layer, "input")): layer
+        for layer in scope.layers
+        if isinstance(layer, keras.layers.BatchNormalization) and _tensor(layer, "input") is not None
+    }
     found = []
     for layer in scope.layers:
-        out = _output(layer) if _is_conv(layer) else None
+        out = _tensor(layer, "output") if _is_conv(layer) else None
         if out is None:
             continue
         bn = bn_of.get(id(out))
@@ -80,7 +85,7 @@ def folded_kernel(conv, bn) -> np.ndarray:
     """The kernel the converter quantizes: the batch norm's scale folded in, output channels last
     ((kh, kw, C) for a depthwise convolution with one filter per channel)."""
     kernel = conv.get_weights()[0]
-    if conv.__class__.__name__ == "DepthwiseConv2D":
+    if _is_depthwise(conv):
         kernel = kernel[:, :, :, 0] if kernel.shape[-1] == 1 else kernel.reshape(*kernel.shape[:2], -1)
     if bn is None:
         return kernel
@@ -100,7 +105,7 @@ def rounding_error(kernel: np.ndarray) -> np.ndarray:
 def output_shift(conv, bn, mean_input: np.ndarray) -> np.ndarray:
     """The mean change of each output channel that rounding the folded kernel makes."""
     error = rounding_error(folded_kernel(conv, bn))
-    if conv.__class__.__name__ == "DepthwiseConv2D":
+    if _is_depthwise(conv):
         if error.shape[-1] != mean_input.shape[-1]:  # several filters per channel: not corrected
             return np.zeros(error.shape[-1], np.float32)
         return error.sum(axis=(0, 1)) * mean_input

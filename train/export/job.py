@@ -60,6 +60,15 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def calibration_for(source: ExportSource, count: int):
+    """The source's calibration images as the model takes them (resized as the device does,
+    normalised), float32 (N, H, W, C)."""
+    return calibration_set(
+        list(source.calib), source.height, source.width, source.channels, source.mean, source.std,
+        count, source.seed, where=source.calib_from, mode=source.resize,
+    )  # fmt: skip
+
+
 def export(
     source: ExportSource,
     modes: list[QuantMode],
@@ -77,18 +86,7 @@ def export(
     out_dir.mkdir(parents=True, exist_ok=True)
     calibration = None
     if any(m.needs_calibration for m in modes):
-        calibration = calibration_set(
-            list(source.calib),
-            source.height,
-            source.width,
-            source.channels,
-            source.mean,
-            source.std,
-            calib_samples,
-            source.seed,
-            where=source.calib_from,
-            mode=source.resize,
-        )
+        calibration = calibration_for(source, calib_samples)
         _say(f"calibrating with {len(calibration)} images from {source.calib_from}")
     written, corrected = {}, 0
     for calibrated in (False, True):

@@ -37,8 +37,12 @@ def write_export_report(outcome: ExportOutcome) -> Path:
         f"Source: {s.kind} {s.path}; input {s.width}x{s.height}x{s.channels}, mean {list(s.mean)}, "
         f"std {list(s.std)}, {len(s.labels)} labels.",
         f"Validation: {len(s.val)} images from {s.val.root}, through edge (the device code path).",
-        f"Calibration: {outcome.calibration_images} images from {s.calib_from}; bias correction of "
-        f"{outcome.bias_corrected_layers} layers for the int8 kernels (--no-bias-correction to skip)."
+        f"Calibration: {outcome.calibration_images} images from {s.calib_from}; "
+        + (
+            f"bias correction of {outcome.bias_corrected_layers} layers for the int8 kernels."
+            if outcome.bias_corrected_layers
+            else "no bias correction."
+        )
         if outcome.calibration_images
         else "Calibration: none needed.",
         f"Latency: invoke() p50 over {lat.runs} runs after {lat.warmup} warm-up runs, "

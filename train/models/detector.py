@@ -162,9 +162,9 @@ class DecodeBoxes(keras.layers.Layer):
     top) or added to (right, bottom) the point: ``c - min(d, c)`` is ``max(c - d, 0)``, and ``c +
     min(d, 1 - c)`` is ``min(c + d, 1)``, so the boxes are the clipped ones. Written so, every tensor
     after the cap lies within 0..1 and int8 rounds the boxes once at 1/255 of the input: adding first
-    and clipping after made a sum that spilt past both edges (about -0.45 to 1.12 on the demo's model),
-    rounded at 1.1 px before the clip rounded it again. The anchor centres are constants of the graph
-    (MINIMUM, SUB, ADD, CONCATENATION)."""
+    and clipping after made a sum that spilt past the edges (down to -0.12 at stride 8 and -0.69 at
+    stride 32 on the demo's model), rounded at 1.1 to 1.7 px before the clip rounded it again. The
+    anchor centres are constants of the graph (MINIMUM, SUB, ADD, CONCATENATION)."""
 
     def __init__(self, size: int, level: int, **kwargs) -> None:
         super().__init__(**kwargs)
