@@ -132,6 +132,9 @@ def test_eval_of_the_ssd_detector_is_the_same_on_every_format(assets, tmp_path, 
     assert result["mAP50"] > 0.9 and 0.5 < result["mAP50_95"] <= 1.0, result  # the truth is SSD's own boxes
     assert set(result["per_class_AP50_95"]) == set(CLASSES)
     assert result["threshold"] == 0.001 and result["max_detections"] == 100
+    # The truth is SSD's own boxes at 0.5 or more: some cut at or below 0.5 finds them all, and only them.
+    best = result["best_f1"]
+    assert best["f1"] == 1.0 and best["precision"] == 1.0 and 0.05 <= best["threshold"] <= 0.5, best
 
 
 def test_broken_labels_are_counted_and_the_rest_is_read(assets, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -111,3 +112,41 @@ def test_eval_scores_the_exported_detector_by_coco_map(detector_run):
     assert result["images"] == int8["images"] and result["boxes"] == int8["boxes"] > 0
     assert result["mAP50_95"] == pytest.approx(int8["mAP50_95"], abs=1e-4)
     assert result["detections"] == int8["detections"]
+
+
+def test_an_accepted_detector_carries_its_best_f1_threshold_and_edge_runs_at_it(detector_run, tmp_path):
+    """What export does to each accepted detector (its figures come from pycocotools, see
+    tests/test_operating_point.py): the threshold goes into the metadata, the graph and weights stay, and
+    predict, run (tracking included) and info use it unless --threshold says otherwise."""
+    import shutil
+
+    import edge
+    from edge.commands.run import run_parser, tracking_for
+    from edge.evaluate.operating import OperatingPoint
+    from edge.model.runtime import Runtime
+    from train.export.convert import Exported, output_roles, restamp
+    from train.export.job import _with_threshold, metadata_for
+    from train.export.modes import parse_modes
+    from train.export.source import open_export_source
+
+    (mode,) = parse_modes("int8")
+    path = tmp_path / "model_int8.tflite"
+    shutil.copy(detector_run["run"] / "models/model_int8.tflite", path)
+    before = path.read_bytes()
+    written = metadata_for(open_export_source(detector_run["run"]), mode)
+    written = replace(written, outputs=output_roles(before, written.outputs))
+    exported = Exported(mode.name, path, len(before), written)
+    done = _with_threshold(exported, OperatingPoint(0.37, 0.8, 0.9, 0.7))
+    assert done.metadata.score_threshold == 0.37 and done.size_bytes == path.stat().st_size
+    again = restamp(done, done.metadata).path.read_bytes()
+    assert again == path.read_bytes() and len(again) - len(before) < 64  # replaced, not piled up
+    image = np.random.default_rng(0).integers(0, 256, (1, 64, 64, 3), dtype=np.uint8)
+    with Runtime(before) as a, Runtime(again) as b:
+        assert all(np.array_equal(x, y) for x, y in zip(a.invoke(image), b.invoke(image)))
+    assert edge.load(path).threshold == 0.37 and edge.load(path, threshold=0.5).threshold == 0.5
+    info = run_cli("info", path)
+    assert info.returncode == 0 and "score threshold: 0.37 (from the model's metadata)" in info.stdout
+    args = run_parser().parse_args([str(path), "--source", "synthetic", "--track"])
+    assert tracking_for(args).tracker.config.high == 0.37
+    args = run_parser().parse_args([str(path), "--source", "synthetic", "--track", "--threshold", "0.6"])
+    assert tracking_for(args).tracker.config.high == 0.6

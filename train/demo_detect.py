@@ -11,7 +11,10 @@ import json
 import time
 from pathlib import Path
 
+from edge.model.metadata import read_model_file
+from edge.model.spec import score_threshold
 from edge.sources.scene import SceneSource
+from edge.tasks.detect import DEFAULT_THRESHOLD
 from edge.util.tables import text_table
 from train.data.detect_shapes import generate_detection_shapes
 from train.demo import live_run
@@ -79,6 +82,9 @@ def run_detect_demo(out: Path, config: DetectConfig, images: int = 2000, frames:
     _step(4, "live run of the int8 model on the synthetic camera, several moving objects with known boxes")
     scene = SceneSource(frames=frames, seed=config.seed + 1)
     live, runtime_label, samples = live_run(outcome.path_of("int8"), out, frames, config.seed, scene)
+    own = score_threshold(read_model_file(outcome.path_of("int8")))
+    threshold = DEFAULT_THRESHOLD if own is None else own
+    print(f"score threshold {threshold:.2f}" + (" (the int8 model's own: best F1 on validation)" * bool(own)))
     for line in live.lines():
         print(line)
     _step(5, "report")
@@ -87,6 +93,7 @@ def run_detect_demo(out: Path, config: DetectConfig, images: int = 2000, frames:
         "runtime": runtime_label,
         "live": {
             "frames": live.frames,
+            "score_threshold": threshold,
             "fps": round(live.fps, 2),
             "objects": live.objects.objects if live.objects else 0,
             "found": round(live.objects.recall, 4) if live.objects else 0.0,
@@ -117,7 +124,8 @@ def _report(out: Path, results, summary: dict, samples: list[Path], live) -> Pat
         "the .tflite files through edge (letterbox, decoding, class-wise NMS), the Keras model through the "
         "same decoding.",
         f"Latency: invoke() p50 on {summary['runtime']}.",
-        f"Live: {live.objects.line() if live.objects else 'no objects'}; {live.fps:.1f} fps end to end.",
+        f"Live: score threshold {summary['live']['score_threshold']:.2f}; "
+        f"{live.objects.line() if live.objects else 'no objects'}; {live.fps:.1f} fps end to end.",
         "Targets: "
         + ", ".join(f"{k} {'met' if ok else 'MISSED'}" for k, ok in summary["targets"].items())
         + ".",

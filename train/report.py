@@ -22,16 +22,18 @@ PALETTE = ("#777", "#3a7", "#37c", "#c73", "#a4c", "#5bb", "#db3", "#c44")
 
 
 def _quality(s: dict) -> list[str]:
-    """The accuracy columns of a summary: top-1, or mAP@[.5:.95] and mAP@.5."""
+    """The accuracy columns of a summary: top-1, or mAP@[.5:.95], mAP@.5 and the best-F1 threshold."""
     if "mAP50_95" in s:
-        return [f"{s['mAP50_95']:.3f}", f"{s['mAP50']:.3f}"]
+        best = s.get("best_f1")
+        cut = f"{best['threshold']:.2f} (F1 {best['f1']:.3f})" if best else "-"
+        return [f"{s['mAP50_95']:.3f}", f"{s['mAP50']:.3f}", cut]
     return [f"{s['accuracy']:.2%}"]
 
 
 def table_rows(results: list[VariantResult], verdicts: dict | None = None) -> list[list[str]]:
     """Header + one row per result; with ``verdicts`` (variant -> Verdict) a verdict column too."""
     detect = "mAP50_95" in results[0].summary()
-    quality = ["mAP@[.5:.95]", "mAP@.5"] if detect else ["accuracy"]
+    quality = ["mAP@[.5:.95]", "mAP@.5", "threshold (best F1)"] if detect else ["accuracy"]
     agreement = [] if detect else ["agreement with keras"]
     rows = [["variant", *quality, "size", "p50 latency", *agreement, "runtime"]]
     if verdicts is not None:

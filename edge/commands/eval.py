@@ -100,6 +100,8 @@ def _detector(args: argparse.Namespace, task) -> int:
         return 0
     print(f"{args.model}: mAP@[.5:.95] {ev.mAP50_95:.3f}, mAP@.5 {ev.mAP50:.3f} ({runtime})")
     print(f"  {data.summary()}")
+    if ev.operating is not None:
+        print(f"  {ev.operating.line()}")
     for name, ap in ev.per_class.items():
         print(f"  {name:20s} AP {ap:.3f}")
     return 0

@@ -48,7 +48,10 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         "--top-k", type=int, help="classes to report (default 5), or most detections (default 100)"
     )
     p.add_argument(
-        "--threshold", type=float, help="lowest score to report (default 0 for classes, 0.25 for detections)"
+        "--threshold",
+        type=float,
+        help="lowest score to report (default 0 for classes; for detections the model's own threshold "
+        "when its metadata has one (edgesight exports: best F1 on the validation split), else 0.25)",
     )
     p.add_argument("--iou", type=float, default=0.45, help="NMS IoU threshold of YOLO models (default 0.45)")
 

@@ -99,17 +99,23 @@ def add_tracking_options(p: argparse.ArgumentParser) -> None:
 
 
 def tracking_for(args: argparse.Namespace):
-    """The run's ``Tracking`` when the flags ask for it, else None; the threshold given (or the
-    detectors' 0.25) becomes ByteTrack's first-matching score."""
+    """The run's ``Tracking`` when the flags ask for it, else None; the threshold given (or the model's
+    own, or the detectors' 0.25) becomes ByteTrack's first-matching score."""
     from edge.track.regions import parse_regions
 
     regions = parse_regions(args.line, args.zone)
     if not (args.track or regions or args.snapshots or args.clips):
         return None
+    from edge.model.metadata import read_model_file
+    from edge.model.spec import score_threshold
+    from edge.tasks.detect import DEFAULT_THRESHOLD
     from edge.track.bytetrack import TrackerConfig
     from edge.track.session import Tracking
 
-    config = TrackerConfig.for_threshold(0.25 if args.threshold is None else args.threshold)
+    threshold = args.threshold
+    if threshold is None:
+        threshold = score_threshold(read_model_file(args.model))
+    config = TrackerConfig.for_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
     return Tracking(regions, snapshots=args.snapshots is not None, config=config)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from edge.datasets.boxes import DetectionSet
 from edge.errors import EdgeError
+from edge.evaluate.operating import OperatingPoint, best_f1, matches_at_iou50
 from edge.tasks.results import Detections
 
 THRESHOLD = 0.001
@@ -36,6 +37,7 @@ class DetectionEvaluation:
     detections: int
     stats: tuple[float, ...]  # pycocotools' 12 summary figures
     problem: str | None = None  # no detections, NaN outputs, collapsed boxes: what makes it unusable
+    operating: OperatingPoint | None = None  # the score threshold with the best F1 at IoU 0.5
 
     def summary(self) -> dict:
         return {
@@ -45,6 +47,7 @@ class DetectionEvaluation:
             "images": self.images,
             "boxes": self.boxes,
             "detections": self.detections,
+            "best_f1": self.operating.summary() if self.operating else None,
         }
 
 
@@ -149,7 +152,10 @@ def score_coco(gt: dict, results: list[dict], class_names: tuple[str, ...]) -> D
         p = precision[:, :, k, 0, -1]
         per_class[name] = float(p[p > -1].mean()) if (p > -1).any() else 0.0
     stats = tuple(max(float(v), 0.0) for v in run.stats)
-    return DetectionEvaluation(stats[0], stats[1], per_class, len(gt["images"]), boxes, len(results), stats)
+    operating = best_f1(*matches_at_iou50(run))
+    return DetectionEvaluation(
+        stats[0], stats[1], per_class, len(gt["images"]), boxes, len(results), stats, operating=operating
+    )
 
 
 def evaluate_detector(

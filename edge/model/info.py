@@ -88,6 +88,7 @@ def describe(
             "normalization_from": inp.normalization_from,
         },
         "scores": spec.scores if spec.task == "classify" else None,
+        "score_threshold": spec.score_threshold,
         "error": None,
     }
 
@@ -113,6 +114,8 @@ def format_info(info: dict) -> list[str]:
         lines.append(f"  classes: {classes}; labels: {info['labels']} (from {info['labels_from']})")
         if info["scores"]:
             lines.append(f"  scores: {info['scores']}")
+        if info.get("score_threshold") is not None:
+            lines.append(f"  score threshold: {info['score_threshold']:.2f} (from the model's metadata)")
         lines.append(
             f"preprocessing: {pre['resize']}, {pre['color']}, (x - {pre['mean']}) / {pre['std']} "
             f"(from {pre['normalization_from']})"

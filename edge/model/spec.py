@@ -60,6 +60,7 @@ class ModelSpec:
     scores_from: str
     num_classes: int | None  # None when the layout does not fix it (SSD)
     box_units: str = "auto"  # YOLO boxes: normalized, pixels, or auto (told per frame)
+    score_threshold: float | None = None  # the detector's own cut (edgesight metadata), else None
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,17 @@ def _box_units(custom: dict) -> str:
     return units
 
 
+def score_threshold(model: ModelFile) -> float | None:
+    """The score threshold an edgesight export chose (best F1 on the validation split), if the model's
+    metadata has one."""
+    value = (model.metadata.custom if model.metadata else {}).get("score_threshold")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise EdgeError(f"the model's metadata names score threshold {value!r}: expected a number in 0..1")
+    return float(value)
+
+
 def read_spec(model: ModelFile, runtime: Runtime, flags: Overrides | None = None) -> ModelSpec:
     """Read and check the spec of a loaded model; raises ``EdgeError`` naming the fix."""
     flags = flags or Overrides()
@@ -219,4 +231,5 @@ def read_spec(model: ModelFile, runtime: Runtime, flags: Overrides | None = None
         scores_from=scores_from,
         num_classes=fit.num_classes,
         box_units=_box_units(custom),
+        score_threshold=score_threshold(model),
     )

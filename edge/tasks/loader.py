@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edge.model.metadata import read_model_file
 from edge.model.runtime import Runtime
-from edge.model.spec import Overrides, read_spec
+from edge.model.spec import ModelSpec, Overrides, read_spec
 from edge.tasks.anchor_free import AnchorFreeDetector
 from edge.tasks.base import Task
 from edge.tasks.classify import Classifier
@@ -29,6 +29,11 @@ DETECTORS: dict[str, type[Detector]] = {  # every layout decoded with a score th
 }
 
 
+def default_threshold(spec: ModelSpec) -> float:
+    """A detector's score threshold when none is given: the model's own, else 0.25."""
+    return DEFAULT_THRESHOLD if spec.score_threshold is None else spec.score_threshold
+
+
 def load(
     path: str | Path,
     threads: int = 1,
@@ -45,8 +50,9 @@ def load(
     from the model (or ``overrides``).
     ``runtime`` picks one interpreter (``litert``, ``tflite-runtime``, ``tf``); ``overrides`` supplies
     what a third-party model's metadata lacks (labels, normalisation, task, layout). ``top_k`` is the
-    number of classes (default 5) or of detections (default 100) to report; ``threshold`` the
-    lowest score (default 0 for classes, 0.25 for detections, 0.2 for poses); ``iou`` the NMS threshold of raw
+    number of classes (default 5) or of detections (default 100) to report; ``threshold`` the lowest
+    score (default 0 for classes, 0.2 for poses, for detections the threshold in the model's metadata
+    (an edgesight export's best F1), else 0.25); ``iou`` the NMS threshold of raw
     YOLO heads; ``xnnpack=False`` runs the built-in kernels only. Raises ``EdgeError``.
     """
     model = read_model_file(path)
@@ -67,7 +73,7 @@ def load(
             model,
             rt,
             spec,
-            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            threshold=default_threshold(spec) if threshold is None else threshold,
             iou=iou,
             max_detections=DEFAULT_MAX_DETECTIONS if top_k is None else top_k,
         )

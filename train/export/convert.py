@@ -25,11 +25,12 @@ from train.quiet import captured_output
 
 @dataclass(frozen=True)
 class Exported:
-    """A written model: its mode, path and size."""
+    """A written model: its mode, path, size and the metadata embedded in it."""
 
     mode: str
     path: Path
     size_bytes: int
+    metadata: ClassifierMetadata | None = None
 
 
 def batch_one(model):
@@ -148,8 +149,18 @@ def write_model(
     converted = convert(model, mode, calibration)
     if metadata.task == "detect":  # which output is which, as the converted file orders them
         metadata = replace(metadata, outputs=output_roles(converted, metadata.outputs))
-    content = embed(converted, metadata)
     path = out_dir / mode.filename()
+    return _write_checked(path, embed(converted, metadata), Exported(mode.name, path, 0, metadata))
+
+
+def restamp(exported: Exported, metadata: ClassifierMetadata) -> Exported:
+    """A written model with new metadata (the same graph and weights), written and checked again."""
+    content = embed(exported.path.read_bytes(), metadata)
+    return _write_checked(exported.path, content, replace(exported, metadata=metadata))
+
+
+def _write_checked(path: Path, content: bytes, exported: Exported) -> Exported:
+    """Write ``content`` atomically and load it back through edge: its labels must read back."""
     partial = path.with_name(path.name + ".partial")
     try:
         partial.write_bytes(content)
@@ -160,6 +171,6 @@ def write_model(
     model_file = read_model_file(path)
     with Runtime(model_file.content) as rt:
         spec = read_spec(model_file, rt)
-        if spec.labels != metadata.labels:
+        if spec.labels != exported.metadata.labels:
             raise EdgeError(f"{path}: labels read back do not match the labels written")
-    return Exported(mode.name, path, len(content))
+    return replace(exported, size_bytes=len(content))

@@ -1,8 +1,9 @@
 """``edgesight export``: convert every requested mode, check each on the edge runtime, gate, report.
 
 source -> calibration set -> one ``.tflite`` per mode (metadata embedded, read back through edge) ->
-Keras and every variant evaluated on the validation images -> verdicts -> export.json, report.md,
-report.html beside the models. Refused variants are renamed ``*.tflite.refused`` so nothing deploys them.
+Keras and every variant evaluated on the validation images -> verdicts (an accepted detector gets its
+best-F1 score threshold in its metadata) -> export.json, report.md, report.html beside the models.
+Refused variants are renamed ``*.tflite.refused`` so nothing deploys them.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import json
 import os
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from edge.errors import EdgeError
+from edge.evaluate.operating import OperatingPoint
 from train.data.folders import calibration_set
 from train.evaluate import VariantResult, evaluate_source, evaluate_variant, per_class
 from train.export.bias_correction import corrected_biases
-from train.export.convert import batch_one, saved_model, write_model
+from train.export.convert import Exported, batch_one, restamp, saved_model, write_model
 from train.export.gate import DEFAULT_MAX_DROP, judge, judge_detector
 from train.export.metadata_writer import ClassifierMetadata
 from train.export.modes import QuantMode
@@ -111,7 +114,7 @@ def export(
         "keras", keras_eval, source.size_bytes, None, 1.0 if source.task != "detect" else None
     )
     variants, verdicts = [], []
-    for e in exported:
+    for i, e in enumerate(exported):
         result = evaluate_variant(e.path, source, threads, latency_runs, keras_eval, name=e.mode)
         if source.task == "detect":
             verdict = judge_detector(e.mode, result.evaluation, keras_eval, max_drop)
@@ -119,6 +122,8 @@ def export(
             verdict = judge(e.mode, result.evaluation, keras_eval, max_drop, source.labels)
         if not verdict.accepted:
             os.replace(e.path, e.path.with_name(e.path.name + REFUSED_SUFFIX))
+        elif source.task == "detect" and result.evaluation.operating is not None:
+            exported[i] = _with_threshold(e, result.evaluation.operating)
         variants.append(result)
         verdicts.append(verdict)
     outcome = ExportOutcome(
@@ -138,6 +143,16 @@ def export(
 
     write_export_report(outcome)
     return outcome
+
+
+def _with_threshold(exported: Exported, operating: OperatingPoint) -> Exported:
+    """An accepted detector with its best-F1 threshold written into its metadata, as edge's default."""
+    done = restamp(exported, replace(exported.metadata, score_threshold=operating.threshold))
+    _say(
+        f"{exported.path.name}: score threshold {operating.threshold:.2f} in its metadata, the best F1 "
+        f"({operating.f1:.3f}: precision {operating.precision:.3f}, recall {operating.recall:.3f})"
+    )
+    return done
 
 
 def export_summary(outcome: ExportOutcome) -> dict:

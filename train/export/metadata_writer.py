@@ -70,6 +70,7 @@ class ClassifierMetadata:
     layout: str = "class_scores"
     outputs: tuple[str, ...] = ("probability",)  # the role of each output tensor, in the file's order
     labels_on: str = "probability"  # the output whose last axis the labels name
+    score_threshold: float | None = None  # a detector's cut: best F1 on the validation split
 
     def custom(self) -> dict:
         """edgesight's own entry: what the standard schema has no field for."""
@@ -85,6 +86,8 @@ class ClassifierMetadata:
         if self.task == "detect":  # which output is which, by position in the file
             entry["outputs"] = {role: i for i, role in enumerate(self.outputs)}
             entry["boxes"] = "normalized"  # xmin, ymin, xmax, ymax in 0..1 of the input
+            if self.score_threshold is not None:  # edge's default threshold for this model
+                entry["score_threshold"] = round(self.score_threshold, 2)
         return entry
 
 
@@ -207,18 +210,24 @@ def build_metadata(md: ClassifierMetadata) -> bytes:
 
 
 def embed(tflite: bytes, md: ClassifierMetadata) -> bytes:
-    """A copy of a converted model carrying ``md`` as metadata and ``labels.txt`` as an associated file."""
+    """A copy of a converted model carrying ``md`` as metadata and ``labels.txt`` as an associated file
+    (a model that carries them already has them replaced)."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite))
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(build_metadata(md), dtype=np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if _name(m) != METADATA_NAME] + [entry]
+    data = np.frombuffer(build_metadata(md), dtype=np.uint8)
+    entry = next((m for m in model.metadata or [] if _name(m) == METADATA_NAME), None)
+    if entry is not None:  # a model embedded before: its metadata buffer is replaced, not orphaned
+        model.buffers[entry.buffer].data = data
+    else:
+        buffer = schema.BufferT()
+        buffer.data = data
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name = METADATA_NAME
+        entry.buffer = len(model.buffers) - 1
+        model.metadata = [*(model.metadata or []), entry]
     packed = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as z:

@@ -53,6 +53,12 @@ def write_export_report(outcome: ExportOutcome) -> Path:
     ]
     if detect:
         notes.insert(2, "mAP: pycocotools' COCOeval, score threshold 0.001 and 100 detections per image.")
+        notes.insert(
+            3,
+            "Threshold: the score cut with the best F1 (IoU 0.5, the right class) on the validation images; "
+            "each accepted variant carries its own in its metadata, and edge uses it when --threshold is "
+            "not given.",
+        )
     refused = tuple(f"{v.variant}: {v.reason}" for v in outcome.refused)
     sections = [
         Section(None, table_rows(results, verdicts), tuple(notes), (out / "variants.png",)),
