@@ -8,7 +8,7 @@ The scene's truth (``synthetic:tracks``) becomes detections of known quality
 scene's frames instead.
 
     python tools/track_check.py [--seeds 0,1,2] [--frames 600] [--objects 6] [--model DETECTOR.tflite]
-                                [--threshold 0.25]
+                                [--threshold T (default: the model's own, else 0.25)]
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edge.model.metadata import read_model_file
 from edge.sources.paths import PathsSource, truth_detections
+from edge.tasks.detect import DEFAULT_THRESHOLD
+from edge.tasks.loader import default_threshold
 from edge.track.bytetrack import ByteTracker, TrackerConfig, iou_matrix
 from edge.track.events import Watcher
 from edge.track.regions import parse_regions
@@ -107,9 +110,11 @@ def main() -> int:
     parser.add_argument("--objects", type=int, default=6)
     parser.add_argument("--model", type=Path, help="a detector trained on the built-in shapes (e.g. "
                         "make demo-detect's): its detections instead of the truth with noise")  # fmt: skip
-    parser.add_argument("--threshold", type=float, default=0.25, help="run --track's --threshold: "
-                        "matched first at or above it, new tracks from it + 0.1 (default 0.25)")  # fmt: skip
+    parser.add_argument("--threshold", type=float, help="run --track's --threshold: matched first at or "
+                        "above it, new tracks from it + 0.1 (default: the model's own, or 0.25)")  # fmt: skip
     args = parser.parse_args()
+    if args.threshold is None:
+        args.threshold = default_threshold(read_model_file(args.model)) if args.model else DEFAULT_THRESHOLD
     print("| seed | MOTA | IDF1 | ID switches | trackers' ByteTrack: MOTA, IDF1, switches |", end="")
     print(" middle line: counted / true |")
     print("|---|---|---|---|---|---|")

@@ -14,7 +14,7 @@ from pathlib import Path
 from edge.model.metadata import read_model_file
 from edge.model.spec import score_threshold
 from edge.sources.scene import SceneSource
-from edge.tasks.detect import DEFAULT_THRESHOLD
+from edge.tasks.loader import default_threshold
 from edge.util.tables import text_table
 from train.data.detect_shapes import generate_detection_shapes
 from train.demo import live_run
@@ -82,9 +82,10 @@ def run_detect_demo(out: Path, config: DetectConfig, images: int = 2000, frames:
     _step(4, "live run of the int8 model on the synthetic camera, several moving objects with known boxes")
     scene = SceneSource(frames=frames, seed=config.seed + 1)
     live, runtime_label, samples = live_run(outcome.path_of("int8"), out, frames, config.seed, scene)
-    own = score_threshold(read_model_file(outcome.path_of("int8")))
-    threshold = DEFAULT_THRESHOLD if own is None else own
-    print(f"score threshold {threshold:.2f}" + (" (the int8 model's own: best F1 on validation)" * bool(own)))
+    int8 = read_model_file(outcome.path_of("int8"))
+    threshold = default_threshold(int8)
+    whose = "the int8 model's own: best F1 on validation" if score_threshold(int8) else "edge's default"
+    print(f"score threshold {threshold:.2f} ({whose})")
     for line in live.lines():
         print(line)
     _step(5, "report")

@@ -107,15 +107,14 @@ def tracking_for(args: argparse.Namespace):
     if not (args.track or regions or args.snapshots or args.clips):
         return None
     from edge.model.metadata import read_model_file
-    from edge.model.spec import score_threshold
-    from edge.tasks.detect import DEFAULT_THRESHOLD
+    from edge.tasks.loader import default_threshold
     from edge.track.bytetrack import TrackerConfig
     from edge.track.session import Tracking
 
     threshold = args.threshold
     if threshold is None:
-        threshold = score_threshold(read_model_file(args.model))
-    config = TrackerConfig.for_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
+        threshold = default_threshold(read_model_file(args.model))
+    config = TrackerConfig.for_threshold(threshold)
     return Tracking(regions, snapshots=args.snapshots is not None, config=config)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edge.model.metadata import read_model_file
+from edge.model.metadata import ModelFile, read_model_file
 from edge.model.runtime import Runtime
-from edge.model.spec import ModelSpec, Overrides, read_spec
+from edge.model.spec import Overrides, read_spec, score_threshold
 from edge.tasks.anchor_free import AnchorFreeDetector
 from edge.tasks.base import Task
 from edge.tasks.classify import Classifier
@@ -29,9 +29,11 @@ DETECTORS: dict[str, type[Detector]] = {  # every layout decoded with a score th
 }
 
 
-def default_threshold(spec: ModelSpec) -> float:
-    """A detector's score threshold when none is given: the model's own, else 0.25."""
-    return DEFAULT_THRESHOLD if spec.score_threshold is None else spec.score_threshold
+def default_threshold(model: ModelFile) -> float:
+    """A detector's score threshold when none is given: the model's own (an edgesight export's best F1,
+    from its metadata), else 0.25."""
+    own = score_threshold(model)
+    return DEFAULT_THRESHOLD if own is None else own
 
 
 def load(
@@ -73,7 +75,7 @@ def load(
             model,
             rt,
             spec,
-            threshold=default_threshold(spec) if threshold is None else threshold,
+            threshold=default_threshold(model) if threshold is None else threshold,
             iou=iou,
             max_detections=DEFAULT_MAX_DETECTIONS if top_k is None else top_k,
         )
