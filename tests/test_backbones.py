@@ -168,9 +168,23 @@ def _two_legs(command: list, cluster: dict | None = None, workers: int = 1) -> l
     return outputs
 
 
-def test_two_worker_processes_train_the_same_run_as_one_process(two_classes, free_ports, tmp_path):
+def _in_this_process(command: list, capsys) -> str:
+    """``command`` run to epoch 2, then again to epoch 4 (resuming), through the CLI's own handler in this
+    process (no TensorFlow import to pay twice); what both legs printed."""
+    from edge.cli import build_parser
+
+    out = ""
+    for epochs in ("2", EPOCHS):
+        args = build_parser().parse_args([*map(str, command), "--epochs", epochs])
+        assert args.func(args) == 0
+        out += capsys.readouterr().out
+    return out
+
+
+def test_two_worker_processes_train_the_same_run_as_one_process(two_classes, free_ports, tmp_path, capsys):
     """MultiWorkerMirroredStrategy on 127.0.0.1 against one process running the same training loop
-    (``--distribute mirrored`` on one CPU): the same data, seed, epochs and global batch, each run
+    (``--distribute mirrored`` on one CPU, run by the CLI's handler inside the test's process, which has
+    TensorFlow loaded already): the same data, seed, epochs and global batch, each run
     stopped after 2 epochs and resumed to 4 from its checkpoint. Each worker takes half of every global
     batch, batch norm uses the global batch's statistics and the loss is the mean over the global
     batch, so every epoch's loss agrees within 1% (only the order of float sums differs). Without
@@ -181,7 +195,7 @@ def test_two_worker_processes_train_the_same_run_as_one_process(two_classes, fre
     resume from it."""
     flags = ["--size", "32", "--batch-size", "32", "--seed", "3", "--dropout", "0"]
     alone, run = tmp_path / "alone", tmp_path / "run"
-    (out,) = _two_legs(["train", two_classes, "--out", alone, *flags, "--distribute", "mirrored"])
+    out = _in_this_process(["train", two_classes, "--out", alone, *flags, "--distribute", "mirrored"], capsys)
     assert "resuming from" in out and "after epoch 2" in out, out
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     command = ["train", two_classes, "--out", run, *flags, "--distribute", "multiworker"]
