@@ -124,6 +124,7 @@ def export(
             os.replace(e.path, e.path.with_name(e.path.name + REFUSED_SUFFIX))
         elif source.task == "detect" and result.evaluation.operating is not None:
             exported[i] = _with_threshold(e, result.evaluation.operating)
+            result = replace(result, size_bytes=exported[i].size_bytes)  # the file as it now is
         variants.append(result)
         verdicts.append(verdict)
     outcome = ExportOutcome(
