@@ -61,6 +61,46 @@ def test_deeplab_mask_matches_the_golden_png(assets):
     shares = dict(zip(result.labels, result.shares))
     assert shares == pytest.approx({"background": 0.379, "person": 0.335, "horse": 0.286}, abs=0.005)
     assert result.to_dict()["classes"][0]["label"] == "background"  # most pixels first
+    with edge.load(assets / DEEPLAB, threads=1) as model:  # one band, no pool: the same map
+        assert np.array_equal(model(read_image(IMAGES / "segmentation_input_rotation0.jpg")).class_map,
+                              result.class_map)  # fmt: skip
+
+
+def test_the_argmax_in_bands_of_rows_is_numpys_ties_included():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from edge.tasks.segment import argmax_bands
+
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, (37, 11, 21)).astype(np.float32)  # many ties: the first index wins
+    with ThreadPoolExecutor(3) as pool:
+        for bands in (1, 2, 4, 50):  # 50: more bands than rows
+            assert np.array_equal(argmax_bands(scores, pool, bands), np.argmax(scores, axis=-1)), bands
+    assert np.array_equal(argmax_bands(scores, None, 4), np.argmax(scores, axis=-1))
+
+
+@pytest.mark.parametrize("mode", ["stretch", "letterbox", "crop"])
+def test_classes_weighed_at_the_outputs_size_count_the_frame_maps_pixels(mode):
+    """The shares come from the map at the output's size, each pixel weighed by the frame pixels it
+    becomes: exactly the frame map's histogram, for every resize mode and odd sizes, up and down."""
+    from edge.tasks.preprocess import resize
+    from edge.tasks.segment import frame_map, pixel_weights
+
+    rng = np.random.default_rng(1)
+    for (fh, fw), (ih, iw), (oh, ow) in [
+        ((480, 640), (257, 257), (257, 257)),
+        ((479, 641), (256, 320), (64, 80)),
+        ((100, 90), (257, 257), (129, 129)),
+        ((257, 257), (257, 257), (257, 257)),  # the output is the frame
+        ((36, 1280), (96, 96), (33, 31)),
+    ]:
+        _, transform = resize(np.zeros((fh, fw, 3), np.uint8), ih, iw, mode)
+        small = rng.integers(0, 6, (oh, ow)).astype(np.uint8)
+        small[: oh // 3] = 5  # a few large regions, as a real map has
+        big = frame_map(small, transform, ih, iw)
+        weighed = np.bincount(small.ravel(), weights=pixel_weights(small.shape, transform, ih, iw))
+        assert weighed.sum() == fh * fw
+        assert np.array_equal(weighed.astype(int), np.bincount(big.ravel(), minlength=len(weighed))), (fh, fw)
 
 
 def _person(width: float = 640, height: float = 480) -> tuple[np.ndarray, np.ndarray]:
