@@ -6,7 +6,10 @@ scored by COCO mAP on the run's validation images with edge's decoding, beside t
     python tools/int8_where.py runs/demo-detect/run --spread   # only the early kernels' tap spread
 
 A part whose float copy wins back most of the loss is where int8 hurts. The converter settings are the
-export's int8 mode except the float I/O the debugger needs; the calibration set is the export's.
+export's int8 mode except the float I/O the debugger needs; the calibration set is the export's. The
+float32 row is the model as trained. With bias correction, the corrected biases stay in the parts kept
+float too (they offset int8 rounding those parts then do not have), so the parts are cleanest read
+with ``--no-bias-correction``.
 """
 
 from __future__ import annotations
@@ -122,9 +125,10 @@ def main(argv: list[str]) -> int:
 
         correct = nullcontext() if args.no_bias_correction else corrected_biases(source.model, calib)
         rows = []
-        with correct, captured_output():
+        with captured_output():  # the float model as trained: bias correction is for int8 kernels only
             plain = tf.lite.TFLiteConverter.from_keras_model(batch_one(source.model))
             rows.append(("float32", _score(plain.convert(), data, size)))
+        with correct, captured_output():
             full = converter()
             full.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             content = full.convert()
