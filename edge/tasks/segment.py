@@ -4,9 +4,9 @@ The class of a pixel is the argmax of its scores. That needs no dequantization (
 and no softmax (it keeps the order too), so the raw output is read as it is. The map is made at the
 output's size and then brought to the frame through the preprocessing's transform (nearest class).
 
-numpy's argmax over a short last axis costs a call per pixel (about 40 ns: 2.7 ms for DeepLab's
-257 x 257 x 21 on this x86 CPU, whatever the dtype; OpenCV's ``reduceArgMax`` and a loop over class
-planes were slower). It releases the GIL, so a model run with N interpreter threads has its map made
+numpy's argmax over a short last axis costs a call per pixel (1.4 to 2.7 ms for DeepLab's
+257 x 257 x 21 float scores on this x86 CPU, by the frame; OpenCV's ``reduceArgMax`` and a loop over
+class planes were slower). It releases the GIL, so a model run with N interpreter threads has its map made
 in N bands of rows at once: the cores that ran ``invoke`` are idle while the frame is decoded.
 """
 
