@@ -64,6 +64,10 @@ def test_deeplab_mask_matches_the_golden_png(assets):
     with edge.load(assets / DEEPLAB, threads=1) as model:  # one band, no pool: the same map
         assert np.array_equal(model(read_image(IMAGES / "segmentation_input_rotation0.jpg")).class_map,
                               result.class_map)  # fmt: skip
+        wide = model(cv2.resize(read_image(IMAGES / "segmentation_input_rotation0.jpg"), (640, 480)))
+    counted = np.bincount(wide.class_map.ravel())  # shares weighed at 257 px: the 640x480 map's own
+    assert wide.class_map.shape == (480, 640)
+    assert np.array_equal(wide.shares, (counted[wide.class_ids] / wide.class_map.size).astype(np.float32))
 
 
 def test_the_argmax_in_bands_of_rows_is_numpys_ties_included():
