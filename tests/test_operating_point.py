@@ -10,7 +10,8 @@ from edge.evaluate.operating import best_f1
 
 def test_the_best_f1_is_found_by_hand_on_five_detections():
     # scores 0.9 (right), 0.8 (wrong), 0.6 (right), 0.3 (right), 0.2 (wrong); 4 boxes to find.
-    # F1 = 2 TP / (found + boxes): 6/9 at or below 0.2, 6/8 from 0.21 to 0.3, 4/7 to 0.6, 2/6 to 0.8, 2/5.
+    # F1 = 2 TP / (detections kept + boxes): 6/9 at or below 0.2, 6/8 from 0.21 to 0.3, 4/7 to 0.6,
+    # 2/6 to 0.8, 2/5 above.
     scores = np.array([0.9, 0.8, 0.6, 0.3, 0.2])
     matched = np.array([True, False, True, True, False])
     point = best_f1(scores, matched, 4)

@@ -123,7 +123,7 @@ class Segmenter(Task):
         self._dtype = np.uint8 if classes <= 256 else np.uint16
         self._bands = runtime.threads
         self._pool = None
-        self._weights: tuple[tuple, np.ndarray] | None = None  # (transform and map shape, pixel_weights)
+        self._weights: tuple[Transform, np.ndarray] | None = None  # (the transform, its pixel_weights)
         if self._bands > 1:
             self._pool = ThreadPoolExecutor(self._bands - 1, thread_name_prefix="edgesight-argmax")
 
@@ -131,9 +131,8 @@ class Segmenter(Task):
         scores = outputs[self._index][0]
         small = argmax_bands(scores, self._pool, self._bands).astype(self._dtype)
         inp = self.spec.input
-        key = (transform, small.shape)
-        if self._weights is None or self._weights[0] != key:  # a camera's frames share one transform
-            self._weights = (key, pixel_weights(small.shape, transform, inp.height, inp.width))
+        if self._weights is None or self._weights[0] != transform:  # a camera's frames share one
+            self._weights = (transform, pixel_weights(small.shape, transform, inp.height, inp.width))
         counts = np.bincount(small.ravel(), weights=self._weights[1]).astype(np.int64)
         return segmentation(frame_map(small, transform, inp.height, inp.width), self.spec.labels, counts)
 
