@@ -18,7 +18,9 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-BOX_WEIGHT = 2.0
+# 5, not 2: on the built-in shapes, 6 epochs with the backbone frozen, mAP@[.5:.95] 0.461 -> 0.480 with the
+# head of one block at 64 channels, 0.541 -> 0.545 with two at 96 (mAP@.5 0.812 -> 0.805 there)
+BOX_WEIGHT = 5.0
 CLASS_WEIGHT = 1.0
 EPS = 1e-7
 

@@ -40,6 +40,7 @@ def _handle(args: argparse.Namespace) -> int:
             model=args.model,
             batch_size=DETECT["batch"],
             seed=args.seed,
+            head_epochs=args.epochs or DETECT["epochs"],  # the backbone frozen throughout (README)
         )
         config.check()
         summary = run_detect_demo(args.out or Path("runs/demo-detect"), config, args.images, args.frames)

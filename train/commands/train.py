@@ -74,6 +74,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--images", type=int, default=2000, help="shapes, detect: training images (val: a seventh)"
     )
     p.add_argument("--mosaic", type=float, default=0.0, help="detect: share of mosaic samples (default 0)")
+    p.add_argument("--neck", type=int, help="detect: channels of the neck and head (default 128)")
+    p.add_argument("--tower", type=int, help="detect: separable blocks per head branch (default 3)")
     p.add_argument("--seed", type=int, default=0)
     return p
 
@@ -146,6 +148,8 @@ def _detector(args: argparse.Namespace) -> int:
         seed=args.seed,
         lr=args.lr or 8e-3,
         mosaic=args.mosaic,
+        neck=DetectConfig.neck if args.neck is None else args.neck,
+        tower=DetectConfig.tower if args.tower is None else args.tower,
         head_epochs=args.head_epochs,
         unfreeze=0.6 if args.unfreeze is None else args.unfreeze,
         fine_tune_lr=args.fine_tune_lr,
