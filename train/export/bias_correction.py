@@ -178,10 +178,11 @@ def _input_stats(scope, layers: list, calibration: np.ndarray) -> tuple[list, li
         for i, x in enumerate(outputs):
             x = np.asarray(x, np.float64)
             if i in moments:
-                windows = patches(x, layers[i])
-                moments[i][0] = moments[i][0] + windows.sum(axis=0)
-                moments[i][1] = moments[i][1] + np.einsum("nct,ncu->ctu", windows, windows)
-                moments[i][2] += len(windows)
+                for image in x:  # an image at a time: a large early layer's windows are 9 times its input
+                    windows = patches(image[None], layers[i])
+                    moments[i][0] = moments[i][0] + windows.sum(axis=0)
+                    moments[i][1] = moments[i][1] + np.einsum("nct,ncu->ctu", windows, windows)
+                    moments[i][2] += len(windows)
             x = x.reshape(-1, x.shape[-1])
             sums[i] += x.sum(axis=0)
             counts[i] += len(x)
