@@ -150,13 +150,17 @@ def chosen_rounding(kernel: np.ndarray, covariance: np.ndarray) -> np.ndarray:
     for the 3x3 kernel (AdaRound's aim, Nagel et al. 2020, solved by enumeration). Returns the
     kernel as the converter will hold it, scale times steps."""
     taps = kernel.reshape(9, -1).T.astype(np.float64)  # (C, 9)
-    scale = np.abs(taps).max(axis=1, keepdims=True) / STEPS
+    largest = np.abs(taps).max(axis=1, keepdims=True)
+    scale = largest / STEPS
     safe = np.where(scale > 0, scale, 1.0)
-    low = np.floor(taps / safe)
+    ratio = taps / safe
+    # the largest tap stays at +-127 exactly: moving it would change the scale the converter picks
+    ratio = np.where(np.abs(taps) == largest, np.sign(taps) * STEPS, ratio)
+    low, high = np.floor(ratio), np.ceil(ratio)  # equal for a tap already on the grid
     choices = ((np.arange(512)[:, None] >> np.arange(9)) & 1).astype(np.float64)  # (512, 9)
     out = np.empty_like(taps)
     for c in range(len(taps)):
-        steps = np.minimum(low[c] + choices, STEPS)  # the largest tap is on the grid already
+        steps = low[c] + choices * (high[c] - low[c])
         error = steps * safe[c] - taps[c]
         cost = np.einsum("kt,tu,ku->k", error, covariance[c], error)
         out[c] = steps[int(np.argmin(cost))] * scale[c]
@@ -202,6 +206,7 @@ def _set_folded(conv, bn, folded: np.ndarray) -> None:
     if bn is not None:
         bn_weights = bn.get_weights()  # [gamma if scale], [beta if center], moving mean, moving variance
         factor = (bn_weights[0] if bn.scale else 1.0) / np.sqrt(bn_weights[-1] + bn.epsilon)
+        factor = np.where(factor != 0, factor, 1.0)  # a channel with gamma 0 folds to zeros either way
     weights[0] = (folded / factor)[..., None].astype(weights[0].dtype)
     conv.set_weights(weights)
 
