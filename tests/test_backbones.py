@@ -125,6 +125,8 @@ def test_a_weights_file_and_bad_choices(keras_home, small_data, tmp_path, withou
         (small_data, "--distribute", "multiworker"): "TF_CONFIG, which is not set",
         (*detect, "--model", "small_cnn"): "unknown backbone 'small_cnn'",
         (*detect, "--weights", tmp_path): "weights file not found",
+        (*detect, "--tower", "0"): "--tower 1 or more: 128, 0",
+        (*detect, "--neck", "4"): "--neck must be 8 or more",
     }
     for flags, message in bad.items():
         done = run_cli("train", *flags, "--out", tmp_path / "bad", env=without_tensorflow)
