@@ -263,16 +263,36 @@ def test_patches_are_the_windows_a_depthwise_convolution_reads(size, stride):
     assert np.allclose(mine, out.reshape(-1, 4), atol=1e-5)
 
 
+def _int8_errors(model, calibration: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``model`` converted to int8 (float I/O) by the real converter, plainly and inside
+    ``corrected_biases`` (one layer corrected, weights restored after): each one's output minus float32
+    on the calibration images, run on the edge runtime."""
+    from train.export.bias_correction import corrected_biases
+    from train.export.convert import convert
+    from train.export.modes import MODES_BY_NAME
+
+    before = [w.copy() for w in model.get_weights()]
+    float_out = model.predict(calibration, verbose=0)
+    int8 = MODES_BY_NAME["int8-floatio"]
+    plain = convert(model, int8, calibration)
+    with corrected_biases(model, calibration) as corrected:
+        fixed = convert(model, int8, calibration)
+    assert corrected == 1
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+    def errors(content: bytes) -> np.ndarray:
+        runtime = Runtime(content)
+        return np.concatenate([runtime.invoke(image[None])[0] for image in calibration]) - float_out
+
+    return errors(plain), errors(fixed)
+
+
 def test_chosen_depthwise_rounding_lowers_the_int8_error_through_the_converter():
     """A depthwise convolution with one large tap a channel on smooth images (neighbouring pixels move
     together), converted to int8 by the real converter: with the rounding chosen and the biases
     corrected, each output channel's error against float32 varies less than with plain rounding (bias
     correction moves only its mean), and the model's weights are as before afterwards."""
     import keras
-
-    from train.export.bias_correction import corrected_biases
-    from train.export.convert import convert
-    from train.export.modes import MODES_BY_NAME
 
     rng = np.random.default_rng(3)
     x = keras.Input((16, 16, 4), batch_size=1)
@@ -285,22 +305,9 @@ def test_chosen_depthwise_rounding_lowers_the_int8_error_through_the_converter()
     bn.set_weights([np.full(4, 1.5), rng.normal(size=4), np.zeros(4), rng.uniform(0.5, 2.0, 4)])
     coarse = rng.uniform(0.0, 1.0, (96, 4, 4, 4)).astype(np.float32)
     calibration = np.stack([cv2.resize(c, (16, 16), interpolation=cv2.INTER_CUBIC) for c in coarse])
-    before = [w.copy() for w in model.get_weights()]
-    float_out = model.predict(calibration, verbose=0)
-    int8 = MODES_BY_NAME["int8-floatio"]
-    plain = convert(model, int8, calibration)
-    with corrected_biases(model, calibration) as corrected:
-        chosen = convert(model, int8, calibration)
-    assert corrected == 1
-    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
-
-    def error_spread(content: bytes) -> np.ndarray:
-        runtime = Runtime(content)
-        out = np.concatenate([runtime.invoke(image[None])[0] for image in calibration])
-        return (out - float_out).std(axis=(0, 1, 2))
-
+    plain, chosen = (error.std(axis=(0, 1, 2)) for error in _int8_errors(model, calibration))
     # the output's own int8 rounding is a floor both share; the kernel's part of the spread shrinks
-    assert np.all(error_spread(chosen) < 0.95 * error_spread(plain))
+    assert np.all(chosen < 0.95 * plain)
 
 
 def test_bias_correction_takes_the_kernel_rounding_shift_off_the_int8_outputs():
@@ -309,10 +316,6 @@ def test_bias_correction_takes_the_kernel_rounding_shift_off_the_int8_outputs():
     without the correction: the mean error of each output channel against float32 shrinks, and the
     model's own weights are as before afterwards."""
     import keras
-
-    from train.export.bias_correction import corrected_biases
-    from train.export.convert import convert
-    from train.export.modes import MODES_BY_NAME
 
     rng = np.random.default_rng(0)
     x = keras.Input((16, 16, 3), batch_size=1)
@@ -324,20 +327,8 @@ def test_bias_correction_takes_the_kernel_rounding_shift_off_the_int8_outputs():
     conv.set_weights([kernel])
     bn.set_weights([np.full(8, 2.0), rng.normal(size=8), np.full(8, 1.0), rng.uniform(0.5, 2.0, 8)])
     calibration = rng.uniform(0.0, 1.0, (64, 16, 16, 3)).astype(np.float32)
-    before = [w.copy() for w in model.get_weights()]
-    float_out = model.predict(calibration, verbose=0)
-    int8 = MODES_BY_NAME["int8-floatio"]
-    plain = convert(model, int8, calibration)
-    with corrected_biases(model, calibration) as corrected:
-        fixed = convert(model, int8, calibration)
-    assert corrected == 1
-    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
-
-    def channel_bias(content: bytes) -> np.ndarray:
-        runtime = Runtime(content)
-        out = np.concatenate([runtime.invoke(image[None])[0] for image in calibration])
-        return (out - float_out).mean(axis=(0, 1, 2))
-
-    uncorrected, fixed_bias = np.abs(channel_bias(plain)), np.abs(channel_bias(fixed))
+    uncorrected, fixed_bias = (
+        np.abs(error.mean(axis=(0, 1, 2))) for error in _int8_errors(model, calibration)
+    )
     assert uncorrected.mean() > 0.05  # the shift is there to take off
     assert fixed_bias.mean() < 0.3 * uncorrected.mean(), (uncorrected, fixed_bias)

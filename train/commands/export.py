@@ -31,8 +31,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-bias-correction",
         action="store_true",
-        help="convert the int8 modes from the weights as trained (default: batch norm offsets corrected "
-        "for the rounding of int8 kernels)",
+        help="convert the int8 modes from the weights as trained (default: 3x3 depthwise kernels' "
+        "rounding chosen and batch norm offsets corrected for the rounding of int8 kernels)",
     )
     p.add_argument("--labels", type=Path, help="labels file for a .keras/SavedModel (default: --val folders)")
     p.add_argument("--mean", type=floats, help="input normalisation mean of a .keras/SavedModel")

@@ -211,6 +211,14 @@ def _set_folded(conv, bn, folded: np.ndarray) -> None:
     conv.set_weights(weights)
 
 
+def _round_on_grid(conv, bn, covariance: np.ndarray) -> np.ndarray:
+    """Write ``conv``'s kernel with its rounding chosen; the folded kernel's error against before."""
+    folded = folded_kernel(conv, bn)
+    grid = chosen_rounding(folded, covariance)
+    _set_folded(conv, bn, grid)
+    return grid - folded
+
+
 @contextmanager
 def corrected_biases(model, calibration: np.ndarray) -> Iterator[int]:
     """Within the block the model's batch norm offsets (or biases) are corrected; after it they are
@@ -230,11 +238,8 @@ def corrected_biases(model, calibration: np.ndarray) -> Iterator[int]:
             for (conv, bn), mean, covariance in zip(targets, means, covariances):
                 error = None
                 if covariance is not None:
-                    folded = folded_kernel(conv, bn)
-                    grid = chosen_rounding(folded, covariance)
-                    error = grid - folded
                     saved.append((conv, conv.get_weights()))
-                    _set_folded(conv, bn, grid)
+                    error = _round_on_grid(conv, bn, covariance)
                 shift = output_shift(conv, bn, mean, error)
                 owner, index = (conv, 1) if bn is None else (bn, 1 if bn.scale else 0)  # bias / beta
                 weights = owner.get_weights()
