@@ -221,6 +221,46 @@ def test_the_web_view_shows_the_counts_and_draws_the_line_and_the_zone(assets, w
         stop(proc)
 
 
+PLAY = """async (src) => {
+  const v = document.createElement('video');
+  v.muted = true; v.src = src; document.body.appendChild(v);
+  await new Promise((ok, fail) => {
+    v.onloadeddata = ok; v.onerror = () => fail(new Error('error ' + v.error.code)); });
+  await v.play();
+  await new Promise((ok) => { v.onended = ok; setTimeout(ok, 10000); });
+  return {width: v.videoWidth, height: v.videoHeight, duration: v.duration, ended: v.ended,
+          frames: v.getVideoPlaybackQuality().totalVideoFrames};
+}"""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("playwright") is None, reason="playwright is in the dev extra (the desktop's)"
+)
+@needs_peer(CHROMIUM is None, reason="chromium not installed: make test installs it")
+def test_the_recording_and_the_clips_play_to_the_end_in_chromium(assets, walk, tmp_path):
+    """What the issue asks of recordings: a browser plays them (H.264 in MP4, B-frames and all)."""
+    from playwright.sync_api import sync_playwright
+
+    video, clips = tmp_path / "out.mp4", tmp_path / "clips"
+    done = run_cli("run", *track_flags(assets), "--source", walk, "--save", video, "--clips", clips)
+    assert done.returncode == 0, done.stdout + done.stderr
+    files = [video, *sorted(clips.iterdir())]
+    assert len(files) >= 2
+    (tmp_path / "page.html").write_text("<!doctype html><body></body>")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto((tmp_path / "page.html").as_uri())
+            played = [page.evaluate(PLAY, str(path.relative_to(tmp_path))) for path in files]
+        finally:
+            browser.close()
+    for path, got in zip(files, played):
+        assert (got["width"], got["height"]) == SIZE and got["ended"], (path.name, got)
+        assert got["frames"] >= 1, (path.name, got)
+    assert abs(played[0]["duration"] - FRAMES / 30) < 0.1, played[0]
+
+
 def test_poses_are_tracked_too(assets, pose_clip, tmp_path):
     out = tmp_path / "poses.jsonl"
     model = assets / "models/pose/movenet_single_pose_lightning_ptq.tflite"

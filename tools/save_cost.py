@@ -6,7 +6,8 @@ installed, else what ``open_video`` falls back to) alternate ``--rounds`` times;
 is compared. Three settings: every frame as fast as it goes with 2 interpreter threads (the default)
 and with 1 (which leaves a core of a 2-core machine to capture and encoding), and the clip paced at
 its 30 fps like a camera (``--realtime``, latest-frame mode). Target (issue 19): the run keeps at
-least 80% of its fps with ``--save``.
+least 80% of its fps with ``--save``. The size of the last recording is printed too (the encoder's
+settings trade it against speed: ``edge/sinks/encode.py``).
 
     python tools/save_cost.py [--frames 300] [--rounds 3] [--out DIR]
 """
@@ -73,7 +74,9 @@ def compare(clip: Path, folder: Path, threads: int, realtime: bool, rounds: int)
     mode = "paced at 30 fps, latest frame" if realtime else "every frame, as fast as it goes"
     print(f"{label}, {mode}:")
     print(f"  without --save: {', '.join(f'{v:.1f}' for v in plain)} fps (best {max(plain):.1f})")
-    print(f"  with --save, {codec}: {', '.join(f'{v:.1f}' for v in saving)} fps (best {max(saving):.1f})")
+    size = (folder / "saved.mp4").stat().st_size / 1e6
+    print(f"  with --save, {codec}: {', '.join(f'{v:.1f}' for v in saving)} fps (best {max(saving):.1f}); "
+          f"the recording {size:.2f} MB")  # fmt: skip
     print(f"  ratio {ratio:.3f}: target at least {TARGET:.2f}: {'met' if ratio >= TARGET else 'MISSED'}")
     return ratio
 

@@ -17,8 +17,12 @@ import numpy as np
 from edge.errors import EdgeError
 
 OPENCV_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-# superfast: about 5 ms a 768x432 frame on one core here, and files a third the size of ultrafast's
-H264_OPTIONS = {"preset": "superfast", "crf": "23"}
+# The recording must not slow the run. Measured with tools/save_cost.py (2 cores, 2 interpreter
+# threads, the fps kept with --save; file size of the 10 s recording): superfast 0.730, 2.9 MB;
+# ultrafast 0.833, 5.4 MB; ultrafast with superfast's 3 B-frames and adaptive quantisation (cheap
+# on x264's side: 1.55 ms a frame against superfast's 2.64) 0.822, 3.9 MB. CABAC, what else makes
+# superfast's files small, is what costs (ultrafast with it and deblocking back: 0.805).
+H264_OPTIONS = {"preset": "ultrafast", "crf": "23", "x264-params": "bframes=3:aq-mode=1"}
 
 
 def h264_available() -> bool:
