@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from tests.conftest import NO_NETWORK, needs_tensorflow, run_cli
+from tests.conftest import NO_NETWORK, ROOT, needs_tensorflow, run_cli
 
 pytestmark = needs_tensorflow
 V1_224 = "mobilenet_2_5_224_tf_no_top.h5"  # below 128 px Keras loads the 224 file
@@ -150,3 +152,47 @@ def test_an_accepted_detector_carries_its_best_f1_threshold_and_edge_runs_at_it(
     assert tracking_for(args).tracker.config.high == 0.37
     args = run_parser().parse_args([str(path), "--source", "synthetic", "--track", "--threshold", "0.6"])
     assert tracking_for(args).tracker.config.high == 0.6
+
+
+def test_confusion_counts_each_true_object_once_by_its_best_box():
+    """tools/detect_confusion.py: the best-scoring box at IoU >= 0.5 names the object; none is a miss;
+    boxes under the threshold and ignored objects do not count."""
+    from pathlib import Path
+
+    from edge.datasets.boxes import ImageRecord
+    from edge.tasks.detect import detections
+    from tools.detect_confusion import confusion
+
+    boxes = np.float32([[0, 0, 20, 20], [100, 100, 300, 300], [50, 50, 60, 60], [400, 0, 420, 20]])
+    record = ImageRecord(Path("x.jpg"), 640, 480, boxes, np.int64([0, 1, 1, 0]), np.bool_([0, 0, 0, 1]))
+    found = detections(
+        np.float32([[1, 1, 20, 20], [0, 0, 21, 21], [100, 100, 290, 300], [50, 50, 60, 60]]),
+        np.float32([0.6, 0.9, 0.8, 0.1]),  # the small box: a better wrong-class box; the last: too weak
+        np.int64([0, 1, 1, 1]),
+        None,
+    )
+    counts = confusion([record], [found], {0: 0, 1: 1}, 2, threshold=0.3)
+    assert counts["small"].tolist() == [[0, 1, 0], [0, 0, 1]]  # class 0 named 1; the 10 px one missed
+    assert counts["large"].tolist() == [[0, 0, 0], [0, 1, 0]]
+    assert counts["medium"].sum() == 0  # the ignored object is nowhere
+
+
+def test_confusion_tool_scores_class_wise_as_eval_does(detector_run):
+    run = detector_run["run"]
+    model = run / "models/model_int8.tflite"
+
+    def tool(data):
+        command = [sys.executable, ROOT / "tools/detect_confusion.py", model, data]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    done = tool(run / "data")
+    assert done.returncode == 0, done.stderr
+    int8 = json.loads((run / "models/export.json").read_text())["variants"]["int8"]
+    wise = float(done.stdout.split("class-wise")[1].split()[1])
+    assert wise == pytest.approx(int8["mAP50_95"], abs=1e-4)
+    assert "class-agnostic mAP@[.5:.95]" in done.stdout
+    sizes = [line for line in done.stdout.splitlines() if " objects, " in line]
+    assert sum(int(line.split(":")[1].split()[0]) for line in sizes) == int8["boxes"]
+    bad = tool(run / "nothing")
+    assert bad.returncode == 2 and bad.stderr.startswith("detect_confusion: error: ")
+    assert "Traceback" not in bad.stderr

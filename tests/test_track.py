@@ -99,6 +99,62 @@ def test_does_as_well_as_roboflow_bytetrack_on_the_same_detections():
         assert a["num_switches"] <= b["num_switches"], (seed, a, b)
 
 
+def _boxes(*boxes) -> Detections:
+    """Detections from (x0, y0, x1, y1, score, class) rows."""
+    rows = np.asarray(boxes, dtype=np.float64).reshape(-1, 6)
+    return Detections(rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int64), [None] * len(rows))
+
+
+def test_a_doubtful_class_neither_doubles_an_object_nor_starts_new_tracks():
+    """A detector unsure of a class puts two boxes of two classes on one object, and flips between
+    them: the tracker keeps one track, with the class it started with."""
+    tracker = ByteTracker()
+    ids = set()
+    for frame in range(30):
+        x = 100 + 5 * frame
+        flip = frame % 3 == 2  # every third frame the other class wins, or comes second
+        found = _boxes(
+            (x, 100, x + 60, 160, 0.9 if not flip else 0.6, 0),
+            (x + 1, 101, x + 61, 161, 0.6 if not flip else 0.9, 1),  # the same object: IoU 0.94
+            (400, 300, 460, 360, 0.8, 1),  # another object of class 1, far away: kept
+        )
+        result = tracker.update(found).result
+        assert len(result.track_ids) == 2, frame
+        ids.update(result.track_ids.tolist())
+    assert sorted(ids) == [1, 2]
+    assert tracker.classes.tolist() == [0, 1]
+
+
+def test_same_objects_leaves_out_only_worse_boxes_of_another_class_on_one_object():
+    from edge.track.bytetrack import same_objects
+
+    boxes = np.float64([[0, 0, 10, 10], [0, 0, 10, 10.5], [0, 0, 10, 10.2], [50, 50, 60, 60]])
+    scores = same_objects(boxes, np.float64([0.5, 0.9, 0.8, 0.7]), np.int64([0, 1, 1, 0]), 0.7)
+    assert scores.tolist() == [0.0, 0.9, 0.8, 0.7]  # the class-1 pair overlaps but is one class
+    unchanged = same_objects(boxes, np.float64([0.5, 0.9, 0.8, 0.7]), np.int64([0, 1, 1, 0]), 1.0)
+    assert unchanged.tolist() == [0.5, 0.9, 0.8, 0.7]
+
+
+def test_direction_ranks_the_box_a_track_moves_towards_first():
+    """OC-SORT's direction term: cosines of the track's velocity with the way to each box, and the
+    greedy matching taking the rank, not the IoU, when they differ."""
+    from edge.track.bytetrack import greedy_match
+
+    tracker = ByteTracker()
+    for frame in range(6):  # one track moving right at 4 px a frame
+        tracker.update(_boxes((100 + 4 * frame, 100, 150 + 4 * frame, 150, 0.9, 0)))
+    last = tracker.mean[:, :2].copy()
+    ahead, behind, still = (last[0, 0] + 10, 125), (last[0, 0] - 10, 125), (last[0, 0], 125)
+    boxes = np.float64([[x - 25, y - 25, x + 25, y + 25] for x, y in (ahead, behind, still)])
+    cosines = tracker._direction(last, boxes)
+    assert cosines[0, 0] == pytest.approx(1.0, abs=0.05) and cosines[0, 1] == pytest.approx(-1.0, abs=0.05)
+    assert cosines[0, 2] == 0.0
+    iou = np.float64([[0.6, 0.7]])
+    assert greedy_match(iou, 0.2) == [(0, 1)]
+    assert greedy_match(iou, 0.2, iou + 0.2 * cosines[:, :2]) == [(0, 0)]
+    assert greedy_match(iou, 0.65, iou + 0.2 * cosines[:, :2]) == [(0, 1)]  # the IoU still gates
+
+
 def _full_kalman_step(mean, cov, z):
     """ByteTrack's filter with 8x8 matrices: predict then update, one track."""
     f = np.eye(8)

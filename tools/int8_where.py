@@ -5,7 +5,9 @@ scored by COCO mAP on the run's validation images with edge's decoding, beside t
     python tools/int8_where.py runs/demo-detect/run [--no-bias-correction]
     python tools/int8_where.py runs/demo-detect/run --spread   # only the early kernels' tap spread
 
-A part whose float copy wins back most of the loss is where int8 hurts. The converter settings are the
+A part whose float copy wins back most of the loss is where int8 hurts. The row "float32, boxes on
+int8's 1/255" is the float model with only its boxes rounded as an int8 [0, 1] output rounds them: the
+part of the loss no int8 model with that output can avoid. The converter settings are the
 export's int8 mode except the float I/O the debugger needs; the calibration set is the export's. The
 float32 row is the model as trained. With bias correction, the corrected biases stay in the parts kept
 float too (they offset int8 rounding those parts then do not have), so the parts are cleanest read
@@ -34,9 +36,18 @@ def _block(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _box_decoding(name: str) -> bool:
+    """The box output after its convolution: sigmoid, reach, the cap at the edges, the join."""
+    return re.search(r"distance_sigmoid|distance_reach|distances_flat|boxes\d_1/|/boxes_1/", name) is not None
+
+
 PARTS = {
     "the backbone": lambda n: "features" in n,
     "the neck and head": lambda n: "features" not in n,
+    "the neck": lambda n: re.search(r"fpn|lateral|pan\d|down\d|up\d", n) is not None,
+    "the class branch": lambda n: re.search(r"cls_tower|cls_logits|scores", n) is not None,
+    "the box branch": lambda n: _box_decoding(n) or re.search(r"box_tower|box_distances", n) is not None,
+    "the box decoding": _box_decoding,
     "backbone blocks 1-3": lambda n: _block(n) is not None and _block(n) <= 3,
     "backbone blocks 4-7": lambda n: _block(n) is not None and 4 <= _block(n) <= 7,
     "backbone blocks 8-13": lambda n: _block(n) is not None and _block(n) >= 8,
@@ -63,7 +74,9 @@ def _spread(model) -> list[str]:
     return lines
 
 
-def _score(content: bytes, data, size: int) -> tuple[float, float]:
+def _score(content: bytes, data, size: int, box_steps: int = 0) -> tuple[float, float]:
+    """mAP of a converted model through edge's decoding; ``box_steps``: its boxes first rounded to that
+    many steps over [0, 1] (255: what an int8 boxes output can hold)."""
     from edge.evaluate.detect import coco_results, ground_truth, score_coco
     from edge.model.runtime import Runtime
     from edge.sources.images import read_image
@@ -77,6 +90,8 @@ def _score(content: bytes, data, size: int) -> tuple[float, float]:
         x = ((image[..., ::-1].astype(np.float32) - 127.5) / 127.5)[None]
         out = runtime.invoke(x)
         boxes = next(o for o in out if o.shape[-1] == 4).astype(np.float32)
+        if box_steps:
+            boxes = np.round(boxes * box_steps) / box_steps
         scores = next(o for o in out if o.shape[-1] != 4).astype(np.float32)
         found.append(
             decode_anchor_free(boxes, scores, ((0.0, 0), (0.0, 0)), size, size, transform, 0.001, 0.5, 100)
@@ -127,7 +142,9 @@ def main(argv: list[str]) -> int:
         rows = []
         with captured_output():  # the float model as trained: bias correction is for int8 kernels only
             plain = tf.lite.TFLiteConverter.from_keras_model(batch_one(source.model))
-            rows.append(("float32", _score(plain.convert(), data, size)))
+            float32 = plain.convert()
+            rows.append(("float32", _score(float32, data, size)))
+            rows.append(("float32, boxes on int8's 1/255", _score(float32, data, size, box_steps=255)))
         with correct, captured_output():
             full = converter()
             full.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -1,6 +1,9 @@
 """ByteTrack-style multi-object tracking over any result with boxes (``Detections``, ``Poses``).
 
 Per frame (Zhang et al., "ByteTrack", ECCV 2022):
+0. a box that overlaps a better-scoring box of another class by ``same_object`` IoU or more is the same
+   object under a doubtful class, and is left out: a tracker follows objects, each with one class (a
+   detector unsure between two classes puts both boxes on the object, and each would start a track);
 1. every track is moved one frame ahead by its Kalman filter;
 2. confident detections (score >= ``high``) are matched to the tracked and the lost tracks by IoU;
 3. the less confident ones (``low`` <= score < ``high``), which a plain tracker throws away, are
@@ -10,10 +13,17 @@ Per frame (Zhang et al., "ByteTrack", ECCV 2022):
 5. a track unmatched is lost, and ends when it has been lost for ``lost_frames`` frames (ByteTrack's
    30: a second at 30 fps; counted in frames, so a video gives the same tracks however fast it runs).
 
-Ids are given at confirmation, so they count up without gaps. Matching is class-aware (a car's
-track never takes a person's box) and greedy, best IoU first: with the few objects of a camera
-frame it picks what the Hungarian algorithm picks, without SciPy on the device. tests/test_track.py
-checks it against supervision's ByteTrack on the same detections.
+Ids are given at confirmation, so they count up without gaps. Matching prefers a track's own class:
+a box of another class goes to a track only when no box of its class is left for it (a detector unsure
+of an object's class flips between two from frame to frame, and a strict rule started a new track on
+every flip); a track keeps the class it started with. Matching is greedy, best first, without SciPy
+on the device: pairs must reach the IoU threshold, and are ranked by their IoU plus ``direction`` times
+the cosine between the track's velocity and the way from its last position to the box (OC-SORT's
+direction consistency, Cao et al., CVPR 2023, at its weight 0.2): when two objects pass each other and
+one hides the other, the box left is given to the track that moves towards it, not to the one it would
+have to turn back for.
+tests/test_track.py checks it against Roboflow's ByteTrack on the same detections; README has what
+the two additions changed with the demo's detector.
 """
 
 from __future__ import annotations
@@ -40,6 +50,8 @@ class TrackerConfig:
     low_iou: float = 0.5  # second association
     confirm_iou: float = 0.3  # tracks seen once
     lost_frames: int = 30  # a lost track ends after this many frames unseen
+    same_object: float = 0.7  # IoU at which two boxes of different classes are one object (1: off)
+    direction: float = 0.2  # weight of the direction consistency in the ranking (0: off)
 
     @classmethod
     def for_threshold(cls, threshold: float) -> TrackerConfig:
@@ -67,14 +79,15 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
-    """Pairs (row, column) with IoU >= ``threshold``, best first, each row and column used once."""
+def greedy_match(iou: np.ndarray, threshold: float, rank: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Pairs (row, column) with IoU >= ``threshold``, best ``rank`` (default: IoU) first, each row and
+    column used once."""
     if iou.size == 0:
         return []
     rows, cols = np.nonzero(iou >= threshold)
     if len(rows) == 0:
         return []
-    order = np.argsort(-iou[rows, cols], kind="stable")
+    order = np.argsort(-(iou if rank is None else rank)[rows, cols], kind="stable")
     used_r: set[int] = set()
     used_c: set[int] = set()
     pairs = []
@@ -84,6 +97,25 @@ def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:
             used_c.add(c)
             pairs.append((r, c))
     return pairs
+
+
+MIN_SPEED = 0.5  # px a frame: slower tracks have no direction to keep
+OTHER_CLASS = 2.0  # ranks a box of another class after every box of the track's own (rank <= 1.2)
+
+
+def same_objects(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
+    """``scores`` with 0 for every box that overlaps a better-scoring box of another class by ``iou``
+    or more (a box already left out leaves out no other)."""
+    if iou >= 1.0 or len(boxes) < 2:
+        return scores
+    overlap = iou_matrix(boxes, boxes) >= iou
+    out = np.array(scores, dtype=np.float64)
+    dropped = np.zeros(len(boxes), bool)
+    for i in np.argsort(-out, kind="stable").tolist():
+        if not dropped[i]:
+            dropped |= overlap[i] & (classes != classes[i]) & (out < out[i])
+    out[dropped] = 0.0
+    return out
 
 
 class ByteTracker:
@@ -104,33 +136,51 @@ class ByteTracker:
         return int(np.count_nonzero(self.ids))
 
     @staticmethod
-    def _match(iou: np.ndarray, tracks: list[int], rows: list[int], threshold: float):
-        """Greedy matching of ``tracks`` (indices) to detection ``rows`` on this frame's IoU."""
+    def _match(iou: np.ndarray, rank: np.ndarray, tracks: list[int], rows: list[int], threshold: float):
+        """Greedy matching of ``tracks`` (indices) to detection ``rows`` on this frame's IoU, ranked by
+        ``rank``."""
         if not tracks or not rows:
             return []
-        pairs = greedy_match(iou[np.ix_(tracks, rows)], threshold)
+        pick = np.ix_(tracks, rows)
+        pairs = greedy_match(iou[pick], threshold, rank[pick])
         return [(tracks[t], rows[d]) for t, d in pairs]
+
+    def _direction(self, last: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(tracks, boxes): the cosine between each track's velocity and the way from its position
+        ``last`` (before this frame's prediction) to each box's centre; 0 for a track moving under
+        ``MIN_SPEED`` px a frame (its direction is noise)."""
+        velocity = self.mean[:, 4:6]
+        way = (boxes[None, :, :2] + boxes[None, :, 2:]) / 2 - last[:, None, :]
+        speed = np.linalg.norm(velocity, axis=1)[:, None]
+        length = np.linalg.norm(way, axis=2)
+        dot = (way * velocity[:, None, :]).sum(axis=2)
+        valid = (speed >= MIN_SPEED) & (length > 0)
+        return np.divide(dot, speed * length, out=np.zeros_like(length), where=valid)
 
     def update(self, result: Tracked) -> TrackUpdate:
         """Match this frame's objects to the tracks; returns the tracked objects with their ids."""
         cfg = self.config
         self.frames += 1
-        boxes = np.asarray(result.xyxy, dtype=np.float64)
-        scores, classes = np.asarray(result.scores), np.asarray(result.class_ids)
+        boxes = np.asarray(result.xyxy, dtype=np.float64).reshape(-1, 4)
+        classes = np.asarray(result.class_ids)
+        scores = same_objects(boxes, np.asarray(result.scores), classes, cfg.same_object)
+        last = self.mean[:, :2].copy()
         self.mean, self.cov = kalman.predict(self.mean, self.cov)
         self.mean[self.lost, 7] = 0.0  # a lost box keeps its size
         iou = iou_matrix(kalman.xyah_to_xyxy(self.mean), boxes)  # every track with every box, once
-        iou[self.classes[:, None] != classes[None, :]] = 0.0  # class-aware
+        rank = iou + cfg.direction * self._direction(last, boxes) * (iou > 0) if cfg.direction else iou.copy()
+        rank[self.classes[:, None] != classes[None, :]] -= OTHER_CLASS  # after every pair of one class
         high = np.flatnonzero(scores >= cfg.high).tolist()
         low = np.flatnonzero((scores >= cfg.low) & (scores < cfg.high)).tolist()
         ids, lost = self.ids.tolist(), self.lost.tolist()
         confirmed = [t for t, i in enumerate(ids) if i > 0]
-        pairs = self._match(iou, confirmed, high, cfg.match_iou)
+        pairs = self._match(iou, rank, confirmed, high, cfg.match_iou)
         taken_t, taken_d = {t for t, _ in pairs}, {d for _, d in pairs}
         left_high = [d for d in high if d not in taken_d]
         tracked_left = [t for t in confirmed if t not in taken_t and not lost[t]]
-        pairs += self._match(iou, tracked_left, low, cfg.low_iou)
-        fresh = self._match(iou, [t for t, i in enumerate(ids) if i == 0], left_high, cfg.confirm_iou)
+        pairs += self._match(iou, rank, tracked_left, low, cfg.low_iou)
+        unconfirmed = [t for t, i in enumerate(ids) if i == 0]
+        fresh = self._match(iou, rank, unconfirmed, left_high, cfg.confirm_iou)
         for t, _ in fresh:
             self.ids[t], self.next_id = self.next_id, self.next_id + 1
         pairs += fresh
