@@ -9,12 +9,14 @@ scene's frames instead.
 
     python tools/track_check.py [--seeds 0,1,2] [--frames 600] [--objects 6] [--model DETECTOR.tflite]
                                 [--threshold T (default: the model's own, else 0.25)]
+                                [--no-direction] [--no-same-object]   # the tracker without one addition
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -70,12 +72,15 @@ def scene(seed: int, frames: int, objects: int, model: Path | None, low: float) 
     return truths, found
 
 
-def check(seed: int, frames: int, objects: int, model: Path | None = None, threshold: float = 0.25) -> dict:
+def check(
+    seed: int, frames: int, objects: int, model: Path | None = None, threshold: float = 0.25, **changes
+) -> dict:
+    """One seed's figures; ``changes``: TrackerConfig fields set otherwise (e.g. ``direction=0``)."""
     import motmetrics as mm
     import supervision as sv
     from trackers import ByteTrackTracker
 
-    config = TrackerConfig.for_threshold(threshold)  # as run --track sets it
+    config = replace(TrackerConfig.for_threshold(threshold), **changes)  # as run --track sets it
     truths, found = scene(seed, frames, objects, model, config.low)
     ours, watcher = ByteTracker(config), Watcher(parse_regions(["mid=0.5,0,0.5,1"], None))
     theirs = ByteTrackTracker(lost_track_buffer=30, frame_rate=30, track_activation_threshold=config.new,
@@ -112,7 +117,12 @@ def main() -> int:
                         "make demo-detect's): its detections instead of the truth with noise")  # fmt: skip
     parser.add_argument("--threshold", type=float, help="run --track's --threshold: matched first at or "
                         "above it, new tracks from it + 0.1 (default: the model's own, or 0.25)")  # fmt: skip
+    parser.add_argument("--no-direction", action="store_true", help="the tracker without its direction term")
+    parser.add_argument("--no-same-object", action="store_true", help="the tracker keeping every box of an "
+                        "object whose class the detector doubts")  # fmt: skip
     args = parser.parse_args()
+    changes = {"direction": 0.0} if args.no_direction else {}
+    changes.update({"same_object": 1.0} if args.no_same_object else {})
     if args.threshold is None:
         args.threshold = default_threshold(read_model_file(args.model)) if args.model else DEFAULT_THRESHOLD
     print("| seed | MOTA | IDF1 | ID switches | trackers' ByteTrack: MOTA, IDF1, switches |", end="")
@@ -120,7 +130,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     exact = True
     for seed in (int(s) for s in args.seeds.split(",")):
-        r = check(seed, args.frames, args.objects, args.model, args.threshold)
+        r = check(seed, args.frames, args.objects, args.model, args.threshold, **changes)
         o, t = r["ours"], r["theirs"]
         exact &= r["counted"] == r["true"]
         print(
