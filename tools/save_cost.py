@@ -10,6 +10,7 @@ least 80% of its fps with ``--save``. The size of the last recording is printed 
 settings trade it against speed: ``edge/sinks/encode.py``).
 
     python tools/save_cost.py [--frames 300] [--rounds 3] [--out DIR]
+    python tools/save_cost.py --setting 2 --x264 preset=superfast,crf=23   # other encoder settings
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import cv2
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edge.pipeline.loop import run
+from edge.sinks import encode
 from edge.sinks.video import VideoSink
 from edge.sources.capture import VideoSource
 from edge.tasks.loader import load
@@ -33,6 +35,12 @@ ASSETS = Path(__file__).resolve().parents[2] / "shared/assets"
 SSD = ASSETS / "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite"
 SIZE = (768, 432)
 TARGET = 0.80
+SETTINGS = {"2": (2, False), "1": (1, False), "paced": (2, True)}  # interpreter threads, camera pace
+
+
+def x264_options(text: str) -> dict[str, str]:
+    """``preset=ultrafast,crf=23,x264-params=bframes=3:aq-mode=1`` -> PyAV's stream options."""
+    return dict(item.split("=", 1) for item in text.split(",") if item)
 
 
 def make_clip(out: Path, frames: int) -> Path:
@@ -87,13 +95,19 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, help="keep the clip and recordings here")
+    parser.add_argument("--setting", choices=("all", *SETTINGS), default="all", help="default all three")
+    parser.add_argument("--x264", type=x264_options, help="libx264 options instead of edge's (see above)")
     args = parser.parse_args()
+    if args.x264:
+        encode.H264_OPTIONS = args.x264
+        print(f"libx264 options: {args.x264}")
     folder = args.out or Path(tempfile.mkdtemp(prefix="save_cost-"))
     folder.mkdir(parents=True, exist_ok=True)
     clip = make_clip(folder / "clip_768x432.avi", args.frames)
     print(f"{args.frames} frames of 768x432, SSD MobileNet, {os.cpu_count()} CPUs")
-    for threads, realtime in ((2, False), (1, False), (2, True)):
-        compare(clip, folder, threads, realtime, args.rounds)
+    for name, (threads, realtime) in SETTINGS.items():
+        if args.setting in ("all", name):
+            compare(clip, folder, threads, realtime, args.rounds)
     return 0
 
 

@@ -121,8 +121,11 @@ def main() -> int:
     parser.add_argument("--no-same-object", action="store_true", help="the tracker keeping every box of an "
                         "object whose class the detector doubts")  # fmt: skip
     args = parser.parse_args()
-    changes = {"direction": 0.0} if args.no_direction else {}
-    changes.update({"same_object": 1.0} if args.no_same_object else {})
+    changes: dict[str, float] = {}
+    if args.no_direction:
+        changes["direction"] = 0.0
+    if args.no_same_object:
+        changes["same_object"] = 1.0
     if args.threshold is None:
         args.threshold = default_threshold(read_model_file(args.model)) if args.model else DEFAULT_THRESHOLD
     print("| seed | MOTA | IDF1 | ID switches | trackers' ByteTrack: MOTA, IDF1, switches |", end="")

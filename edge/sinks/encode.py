@@ -17,11 +17,10 @@ import numpy as np
 from edge.errors import EdgeError
 
 OPENCV_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-# The recording must not slow the run. Measured with tools/save_cost.py (2 cores, 2 interpreter
-# threads, the fps kept with --save; file size of the 10 s recording): superfast 0.730, 2.9 MB;
-# ultrafast 0.833, 5.4 MB; ultrafast with superfast's 3 B-frames and adaptive quantisation (cheap
-# on x264's side: 1.55 ms a frame against superfast's 2.64) 0.822, 3.9 MB. CABAC, what else makes
-# superfast's files small, is what costs (ultrafast with it and deblocking back: 0.805).
+# The recording must slow the run as little as it can: x264's fastest preset, with superfast's 3
+# B-frames and adaptive quantisation for files 28% smaller at about the same speed. On 2 cores with 2
+# interpreter threads, tools/save_cost.py kept 0.856 and 0.783 of the fps in two runs (superfast:
+# 0.707 to 0.730); `--x264` there compares other settings (README).
 H264_OPTIONS = {"preset": "ultrafast", "crf": "23", "x264-params": "bframes=3:aq-mode=1"}
 
 

@@ -11,8 +11,8 @@ norm follows, in a copy of the weights used for the integer modes only.
 
 The 3x3 depthwise kernels also get their rounding chosen first (``chosen_rounding``): each tap up or
 down, whichever leaves the output's error least variable over the calibration windows, and the
-kernel written back on the int8 grid so the converter keeps it. On the demo detector's run it moved
-int8 mAP@[.5:.95] from 0.624 to 0.626 (README).
+kernel written back on the int8 grid so the converter keeps it. On the 256 px demo detector's run it
+moved int8 mAP@[.5:.95] from 0.624 to 0.626 (README).
 
 What it changes, measured (``python tools/bias_correction.py runs/demo-detect/run``): the README.
 """
