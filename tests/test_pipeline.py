@@ -171,6 +171,24 @@ def test_frames_are_annotated_in_place_only_after_inference(ssd):
     assert all(np.array_equal(a, b) for a, b in zip(seen, again))  # inference saw clean frames
 
 
+def test_outputs_run_at_a_lower_priority_than_inference_on_linux(ssd):
+    import os
+    import threading
+
+    from edge.pipeline.loop import OUTPUTS_NICE
+
+    nice = []
+
+    class Niceness(Recorder):
+        def write(self, item, image) -> None:
+            nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    run(ssd, SyntheticSource(frames=3, seed=4), [Niceness()])
+    assert nice == [max(main, OUTPUTS_NICE)] * 3 and main < OUTPUTS_NICE
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main  # inference's is unchanged
+
+
 def test_pipeline_bench_script_measures_all_three_targets(assets, tmp_path):
     import subprocess
     import sys
