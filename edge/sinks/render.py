@@ -3,6 +3,8 @@ skeletons coloured by keypoint confidence, and class maps over the frame with a 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -18,11 +20,19 @@ KEYPOINT_THRESHOLD = 0.2  # keypoints below it are not drawn
 MASK_ALPHA = 0.5
 
 
+@lru_cache(maxsize=1024)
 def _color(class_id: int) -> tuple[int, int, int]:
-    """A stable, distinct colour per class id (golden-ratio hue steps)."""
+    """A stable, distinct colour per class id (golden-ratio hue steps); kept, as a frame asks for the
+    same few again and again."""
     hue = int((class_id * 0.618033988749895 % 1.0) * 179)
     bgr = cv2.cvtColor(np.uint8([[[hue, 200, 255]]]), cv2.COLOR_HSV2BGR)[0, 0]
     return tuple(int(v) for v in bgr)
+
+
+@lru_cache(maxsize=1)
+def _class_lut() -> np.ndarray:
+    """Every uint8 class id's colour, as the 256 x 1 BGR table ``cv2.applyColorMap`` takes."""
+    return np.uint8([_color(i) for i in range(256)]).reshape(256, 1, 3)
 
 
 def put_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color=(255, 255, 255)) -> None:
@@ -93,11 +103,8 @@ def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line
 def _tint(img: np.ndarray, class_map: np.ndarray, class_ids, where: np.ndarray | None) -> None:
     """Blend each pixel of ``img`` (a view, changed in place) with its class's colour, where ``where``
     is set (everywhere without it)."""
-    if class_map.dtype == np.uint8:  # a look-up table per channel: much faster than fancy indexing
-        lut = np.zeros((256, 1, 3), np.uint8)
-        for cid in class_ids:
-            lut[cid, 0] = _color(int(cid))
-        colored = cv2.LUT(cv2.merge([class_map, class_map, class_map]), lut)
+    if class_map.dtype == np.uint8:  # one table look-up: much faster than fancy indexing
+        colored = cv2.applyColorMap(class_map, _class_lut())
     else:
         palette = np.zeros((int(class_map.max()) + 1, 3), np.uint8)
         for cid in class_ids:
