@@ -66,20 +66,20 @@ def test_two_phases_on_imagenet_weights_with_batch_norm_kept(detector_run):
 
 
 def _dequantized(runtime, image: np.ndarray) -> dict:
-    """The raw outputs of a detector on one 64 px image, as float, by kind (boxes: 4 per point)."""
+    """The raw outputs of a detector on one 64 px image, as float, by kind (distances: 4 per point)."""
     from edge.tasks.quant import dequantize
 
     info = runtime.inputs[0]
     x = image[None] if info.dtype == np.uint8 else ((image[None] - 127.5) / 127.5).astype(np.float32)
     out = {}
     for tensor, raw in zip(runtime.outputs, runtime.invoke(x)):
-        out["boxes" if tensor.shape[-1] == 4 else "scores"] = dequantize(
+        out["distances" if tensor.shape[-1] == 4 else "scores"] = dequantize(
             raw, tensor.scale, tensor.zero_point
         )[0]
     return out
 
 
-def test_int8_export_has_separate_8_bit_boxes_and_scores_and_follows_float32(detector_run):
+def test_int8_export_has_separate_8_bit_distances_and_scores_and_follows_float32(detector_run):
     import cv2
 
     import edge
@@ -100,9 +100,67 @@ def test_int8_export_has_separate_8_bit_boxes_and_scores_and_follows_float32(det
     for path in images:
         image = cv2.resize(cv2.imread(str(path))[..., ::-1], (64, 64)).astype(np.uint8)
         a, b = _dequantized(float32, image), _dequantized(int8, image)
-        assert b["boxes"].min() >= 0.0 and b["boxes"].max() <= 1.0
-        assert np.abs(a["boxes"] - b["boxes"]).max() <= 0.05  # normalised boxes: within 5% of the frame
+        assert b["distances"].min() >= 0.0 and b["distances"].max() <= 1.0
+        assert np.abs(a["distances"] - b["distances"]).max() <= 0.05  # within 5% of a level's reach
         assert np.abs(a["scores"] - b["scores"]).max() <= 0.05
+
+
+def test_edge_decodes_the_distances_to_the_boxes_the_keras_graph_makes(detector_run):
+    """The .tflite carries distances and the grid in its metadata; edge's decoding from the anchor
+    points gives, for every point, the boxes the trained model's own graph decodes."""
+    import keras
+
+    import edge
+    import train.models.detector  # noqa: F401 (registers the detector's layers for loading)
+    from edge.model.spec import DistanceGrid
+    from edge.tasks.anchor_free import anchor_points
+
+    run = detector_run["run"]
+    task = edge.load(run / "models/model_float32.tflite")
+    assert task.spec.layout == "anchor_free" and set(task.spec.outputs) == {"distances", "scores"}
+    assert task.spec.distances == DistanceGrid((8, 16, 32), (64.0, 128.0, 384.0))
+    image = np.random.default_rng(1).uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
+    distances = task.runtime.invoke(image)[task.spec.outputs["distances"]][0]
+    points = anchor_points(task.spec.distances, 64, 64)
+    ours = points.boxes(distances, np.arange(len(distances))) / 64
+    graph = keras.models.load_model(run / "model.keras", compile=False).predict_on_batch(image)["boxes"][0]
+    assert ours.shape == graph.shape == (84, 4)  # 8x8 + 4x4 + 2x2 points
+    assert np.abs(ours - graph).max() < 1e-4
+    assert ours.min() >= 0 and ours.max() <= 1
+
+
+def test_a_distances_output_without_its_grid_is_a_one_line_error(detector_run, tmp_path):
+    import contextlib
+    import shutil
+
+    import cv2
+
+    from edge.errors import EdgeError
+    from edge.model.runtime import Runtime
+    from train.export.convert import Exported, restamp
+    from train.export.job import metadata_for
+    from train.export.modes import parse_modes
+    from train.export.source import open_export_source
+
+    (mode,) = parse_modes("float32")
+    path = tmp_path / "model.tflite"
+    shutil.copy(detector_run["run"] / "models/model_float32.tflite", path)
+    written = metadata_for(open_export_source(detector_run["run"]), mode)
+    with Runtime(path.read_bytes()) as rt:  # the roles as the file orders them
+        order = ["distances" if o.shape[-1] == 4 else "scores" for o in rt.outputs]
+    exported = Exported(mode.name, path, 0, replace(written, outputs=tuple(order)))
+    image = tmp_path / "frame.jpg"
+    cv2.imwrite(str(image), np.full((48, 64, 3), 128, np.uint8))
+    for grid, message in (
+        (None, "the model's metadata has a distances output but its grid is None"),
+        ({"strides": [8, 16], "reach": [64.0]}, "its grid is {'reach': [64.0], 'strides': [8, 16]}"),
+        ({"strides": [8, 16], "reach": [64.0, 128.0]}, "has 84 points, but its metadata's grid"),
+    ):
+        with contextlib.suppress(EdgeError):  # written, then read back: the first two fail there
+            restamp(exported, replace(exported.metadata, distances=grid))
+        done = run_cli("predict", path, image)
+        assert done.returncode == 2 and message in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
 
 
 def test_eval_scores_the_exported_detector_by_coco_map(detector_run):

@@ -184,3 +184,32 @@ def test_ultralytics_metadata_is_read_from_json_and_from_older_python_literals()
     hints = {"task": "classify", "task_from": "Ultralytics metadata"}
     layout, _, source = choose_layout(sig((1, 2), size=224), hints=hints)
     assert layout.name == "class_scores" and source == "signature, task from Ultralytics metadata"
+
+
+def test_anchor_free_outputs_are_distances_or_boxes_named_by_the_metadata():
+    from edge.model.layouts import BY_NAME
+
+    fit = BY_NAME["anchor_free"].fit
+    shapes = [(1, 2100, 5), (1, 2100, 4)]
+    named = sig(*shapes, size=320)
+    for roles in ({"distances": 1, "scores": 0}, {"boxes": 1, "scores": 0}):
+        found = fit(Signature(320, 320, named.outputs, (), None, roles), True)
+        assert found.outputs == roles and found.num_classes == 5
+    for roles in (None, {"distances": 1, "boxes": 0}, {"distances": 0, "scores": 1}):
+        assert isinstance(fit(Signature(320, 320, named.outputs, (), None, roles), True), str)
+
+
+def test_distances_decode_from_each_strides_cell_centres_capped_at_the_edges():
+    from edge.model.spec import DistanceGrid
+    from edge.tasks.anchor_free import anchor_points
+
+    points = anchor_points(DistanceGrid((8, 16), (64.0, 128.0)), 32, 48)  # 48 wide, 32 high
+    assert len(points.centers) == 6 * 4 + 3 * 2
+    assert points.centers[:7].tolist() == [[4, 4], [12, 4], [20, 4], [28, 4], [36, 4], [44, 4], [4, 12]]
+    assert points.centers[24].tolist() == [8, 8] and points.centers[-1].tolist() == [40, 24]
+    assert points.reach[23, 0] == 64.0 and points.reach[24, 0] == 128.0
+    d = np.float32([[0.25, 0.0, 0.5, 0.125], [1.0, 1.0, 1.0, 1.0]])
+    boxes = points.boxes(d, np.array([7, 29]))  # (12, 12) at stride 8; (40, 24) at stride 16
+    assert boxes.tolist() == [[0.0, 12.0, 44.0, 20.0], [0.0, 0.0, 48.0, 32.0]]  # 16 px left: capped at 0
+    with pytest.raises(EdgeError, match="not a multiple of the model's strides"):
+        anchor_points(DistanceGrid((8, 32), (64.0, 384.0)), 32, 48)

@@ -5,9 +5,12 @@ scored by COCO mAP on the run's validation images with edge's decoding, beside t
     python tools/int8_where.py runs/demo-detect/run [--no-bias-correction]
     python tools/int8_where.py runs/demo-detect/run --spread   # only the early kernels' tap spread
 
-A part whose float copy wins back most of the loss is where int8 hurts. The row "float32, boxes on
-int8's 1/255" is the float model with only its boxes rounded as an int8 [0, 1] output rounds them: the
-part of the loss no int8 model with that output can avoid. The converter settings are the
+The model converted is the one export converts (``device_model``: distances and scores out, the boxes
+decoded by edge). A part whose float copy wins back most of the loss is where int8 hurts. The row
+"float32, distances on 1/256" is the float model with only its distances rounded as the int8 sigmoid
+output rounds them: the part of the loss no int8 model with that output can avoid; "float32, boxes on
+1/255" the same for boxes decoded in the graph as an int8 [0, 1] output, what exports before
+distances lost there. The converter settings are the
 export's int8 mode except the float I/O the debugger needs; the calibration set is the export's. The
 float32 row is the model as trained. With bias correction, the corrected biases stay in the parts kept
 float too (they offset int8 rounding those parts then do not have), so the parts are cleanest read
@@ -37,8 +40,8 @@ def _block(name: str) -> int | None:
 
 
 def _box_decoding(name: str) -> bool:
-    """The box output after its convolution: sigmoid, reach, the cap at the edges, the join."""
-    return re.search(r"distance_sigmoid|distance_reach|distances_flat|boxes\d_1/|/boxes_1/", name) is not None
+    """The distances output after its convolution: the sigmoid and the join of the levels."""
+    return re.search(r"distance_sigmoid|distances\d|/distances", name) is not None
 
 
 PARTS = {
@@ -47,7 +50,7 @@ PARTS = {
     "the neck": lambda n: re.search(r"fpn|lateral|pan\d|down\d|up\d", n) is not None,
     "the class branch": lambda n: re.search(r"cls_tower|cls_logits|scores", n) is not None,
     "the box branch": lambda n: _box_decoding(n) or re.search(r"box_tower|box_distances", n) is not None,
-    "the box decoding": _box_decoding,
+    "the distances' sigmoid and join": _box_decoding,
     "backbone blocks 1-3": lambda n: _block(n) is not None and _block(n) <= 3,
     "backbone blocks 4-7": lambda n: _block(n) is not None and 4 <= _block(n) <= 7,
     "backbone blocks 8-13": lambda n: _block(n) is not None and _block(n) >= 8,
@@ -74,28 +77,43 @@ def _spread(model) -> list[str]:
     return lines
 
 
-def _score(content: bytes, data, size: int, box_steps: int = 0) -> tuple[float, float]:
-    """mAP of a converted model through edge's decoding; ``box_steps``: its boxes first rounded to that
-    many steps over [0, 1] (255: what an int8 boxes output can hold)."""
+def _score(content: bytes, data, size: int, box_steps: int = 0, decoded: bool = False) -> tuple[float, float]:
+    """mAP of a converted device model through edge's decoding; ``box_steps``: its distances first
+    rounded to that many steps over [0, 1] (256: the int8 sigmoid's), or with ``decoded`` its boxes
+    (255: what an int8 [0, 1] boxes output holds)."""
     from edge.evaluate.detect import coco_results, ground_truth, score_coco
     from edge.model.runtime import Runtime
+    from edge.model.spec import DistanceGrid
     from edge.sources.images import read_image
-    from edge.tasks.anchor_free import decode_anchor_free
+    from edge.tasks.anchor_free import anchor_points, decode_anchor_free
     from edge.tasks.preprocess import resize
+    from train.models.detector import DISTANCE_GRID
 
+    points = anchor_points(
+        DistanceGrid(tuple(DISTANCE_GRID["strides"]), tuple(DISTANCE_GRID["reach"])), size, size
+    )
     runtime = Runtime(content, threads=2)
     found = []
     for record in data.images:
         image, transform = resize(read_image(record.path), size, size, "letterbox")
         x = ((image[..., ::-1].astype(np.float32) - 127.5) / 127.5)[None]
         out = runtime.invoke(x)
-        boxes = next(o for o in out if o.shape[-1] == 4).astype(np.float32)
-        if box_steps:
-            boxes = np.round(boxes * box_steps) / box_steps
+        distances = next(o for o in out if o.shape[-1] == 4).astype(np.float32)
+        if box_steps and not decoded:
+            distances = np.round(distances * box_steps) / box_steps
         scores = next(o for o in out if o.shape[-1] != 4).astype(np.float32)
-        found.append(
-            decode_anchor_free(boxes, scores, ((0.0, 0), (0.0, 0)), size, size, transform, 0.001, 0.5, 100)
-        )
+        quant = ((0.0, 0), (0.0, 0))
+        if decoded:  # the boxes as the graph decoded them, rounded as an int8 [0, 1] output
+            every = np.arange(distances.shape[1])
+            boxes = points.boxes(distances[0], every)[None] / size
+            boxes = np.round(boxes * box_steps) / box_steps
+            found.append(decode_anchor_free(boxes, scores, quant, size, size, transform, 0.001, 0.5, 100))
+        else:
+            found.append(
+                decode_anchor_free(
+                    distances, scores, quant, size, size, transform, 0.001, 0.5, 100, None, points
+                )
+            )
     runtime.close()
     mapping = {i: i for i in range(len(data.class_names))}
     e = score_coco(ground_truth(data), coco_results(found, mapping), data.class_names)
@@ -118,6 +136,7 @@ def main(argv: list[str]) -> int:
         from train.export.convert import batch_one
         from train.export.job import calibration_for
         from train.export.source import open_export_source
+        from train.models.detector import device_model
 
         source = open_export_source(args.run)
         if source.task != "detect":
@@ -133,7 +152,7 @@ def main(argv: list[str]) -> int:
                 yield [x[None]]
 
         def converter():
-            c = tf.lite.TFLiteConverter.from_keras_model(batch_one(source.model))
+            c = tf.lite.TFLiteConverter.from_keras_model(batch_one(device_model(source.model)))
             c.optimizations = [tf.lite.Optimize.DEFAULT]
             c.representative_dataset = representative
             return c
@@ -141,10 +160,11 @@ def main(argv: list[str]) -> int:
         correct = nullcontext() if args.no_bias_correction else corrected_biases(source.model, calib)
         rows = []
         with captured_output():  # the float model as trained: bias correction is for int8 kernels only
-            plain = tf.lite.TFLiteConverter.from_keras_model(batch_one(source.model))
+            plain = tf.lite.TFLiteConverter.from_keras_model(batch_one(device_model(source.model)))
             float32 = plain.convert()
             rows.append(("float32", _score(float32, data, size)))
-            rows.append(("float32, boxes on int8's 1/255", _score(float32, data, size, box_steps=255)))
+            rows.append(("float32, distances on 1/256", _score(float32, data, size, box_steps=256)))
+            rows.append(("float32, boxes on 1/255", _score(float32, data, size, 255, decoded=True)))
         with correct, captured_output():
             full = converter()
             full.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

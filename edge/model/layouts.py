@@ -120,15 +120,17 @@ def _fit_yolo(channels_first: bool, objectness: bool) -> Callable[[Signature, bo
 
 
 def _fit_anchor_free(sig: Signature, strict: bool) -> Fit | str:
-    """boxes [1, N, 4] and scores [1, N, C], by the roles the metadata names (never by order or size)."""
+    """distances (or boxes) [1, N, 4] and scores [1, N, C], by the roles the metadata names (never by
+    order or size)."""
     if len(sig.outputs) != 2:
-        return f"expects two outputs (boxes, scores), found {len(sig.outputs)}"
+        return f"expects two outputs (distances or boxes, and scores), found {len(sig.outputs)}"
     roles = sig.roles or {}
-    if set(roles) != {"boxes", "scores"} or sorted(roles.values()) != [0, 1]:
-        return "expects metadata naming which output holds the boxes and which the scores"
-    boxes, scores = sig.outputs[roles["boxes"]].shape, sig.outputs[roles["scores"]].shape
+    kind = "distances" if "distances" in roles else "boxes"
+    if set(roles) != {kind, "scores"} or sorted(roles.values()) != [0, 1]:
+        return "expects metadata naming which output holds the distances (or boxes) and which the scores"
+    boxes, scores = sig.outputs[roles[kind]].shape, sig.outputs[roles["scores"]].shape
     if len(boxes) != 3 or boxes[0] != 1 or boxes[2] != 4:
-        return f"expects boxes of shape [1, N, 4], found {list(boxes)}"
+        return f"expects {kind} of shape [1, N, 4], found {list(boxes)}"
     if len(scores) != 3 or scores[0] != 1 or scores[1] != boxes[1] or scores[2] < 1:
         return f"expects scores of shape [1, {boxes[1]}, C], found {list(scores)}"
     return Fit(dict(roles), int(scores[2]))
@@ -226,7 +228,8 @@ LAYOUTS: tuple[Layout, ...] = (
     Layout(
         "anchor_free",
         "detect",
-        "boxes [1, N, 4] (normalised xyxy) and scores [1, N, C] (sigmoid), named by the metadata",
+        "distances [1, N, 4] (from anchor points, 0..1 of a level's reach; or boxes, normalised xyxy) and "
+        "scores [1, N, C] (sigmoid), named by the metadata",
         "letterbox",
         None,
         None,

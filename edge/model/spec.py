@@ -61,6 +61,18 @@ class ModelSpec:
     num_classes: int | None  # None when the layout does not fix it (SSD)
     box_units: str = "auto"  # YOLO boxes: normalized, pixels, or auto (told per frame)
     score_threshold: float | None = None  # the detector's own cut (edgesight metadata), else None
+    distances: DistanceGrid | None = None  # an anchor-free detector's distances output: how to decode it
+
+
+@dataclass(frozen=True)
+class DistanceGrid:
+    """How an anchor-free detector's distances decode (edgesight metadata ``distances``): a point at
+    each cell centre of each stride's grid, row by row, the strides in order; a point's four values in
+    0..1 are its left, top, right and bottom distances as fractions of its level's ``reach`` (input
+    pixels)."""
+
+    strides: tuple[int, ...]
+    reach: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,27 @@ def _box_units(custom: dict) -> str:
     return units
 
 
+def distance_grid(custom: dict, roles: dict[str, int]) -> DistanceGrid | None:
+    """The metadata's ``distances`` entry, checked, when the model has a distances output."""
+    if "distances" not in roles:
+        return None
+    entry = custom.get("distances")
+    strides = entry.get("strides") if isinstance(entry, dict) else None
+    reach = entry.get("reach") if isinstance(entry, dict) else None
+    numbers = (strides or []) + (reach or [])
+    if (
+        not isinstance(strides, list) or not isinstance(reach, list) or not strides
+        or len(strides) != len(reach) or any(isinstance(v, bool) for v in numbers)
+        or not all(isinstance(v, int) and v > 0 for v in strides)
+        or not all(isinstance(v, (int, float)) and v > 0 for v in reach)
+    ):  # fmt: skip
+        raise EdgeError(
+            f"the model's metadata has a distances output but its grid is {entry!r}: expected "
+            "{'strides': [8, 16, 32], 'reach': [64.0, 128.0, 384.0]} (one reach in pixels per stride)"
+        )
+    return DistanceGrid(tuple(strides), tuple(float(r) for r in reach))
+
+
 def score_threshold(model: ModelFile) -> float | None:
     """The score threshold an edgesight export chose (best F1 on the validation split), if the model's
     metadata has one."""
@@ -232,4 +265,5 @@ def read_spec(model: ModelFile, runtime: Runtime, flags: Overrides | None = None
         num_classes=fit.num_classes,
         box_units=_box_units(custom),
         score_threshold=score_threshold(model),
+        distances=distance_grid(custom, fit.outputs) if layout.name == "anchor_free" else None,
     )

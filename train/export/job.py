@@ -30,6 +30,9 @@ from train.export.source import ExportSource
 def metadata_for(source: ExportSource, mode: QuantMode) -> ClassifierMetadata:
     """What the model says about itself; a detector's output roles are filled in once converted."""
     detect = source.task == "detect"
+    grid = None
+    if detect:  # imports Keras: only once a detector is loaded
+        from train.models.detector import DISTANCE_GRID as grid
     kind = "Object detector" if detect else "Image classifier"
     return ClassifierMetadata(
         name=f"edgesight {source.name} ({mode.name})",
@@ -44,8 +47,9 @@ def metadata_for(source: ExportSource, mode: QuantMode) -> ClassifierMetadata:
         quantization=mode.name,
         task=source.task,
         layout="anchor_free" if detect else "class_scores",
-        outputs=("boxes", "scores") if detect else ("probability",),
+        outputs=("distances", "scores") if detect else ("probability",),
         labels_on="scores" if detect else "probability",
+        distances=grid,
     )
 
 
@@ -100,7 +104,12 @@ def export(
             if calibrated and bias_correction:
                 corrected = stack.enter_context(corrected_biases(source.model, calibration))
                 _say(f"bias correction: {corrected} layers' offsets corrected for int8 kernels")
-            model = stack.enter_context(saved_model(batch_one(source.model)))
+            device = source.model
+            if source.task == "detect":  # the .tflite's outputs: distances, decoded by edge
+                from train.models.detector import device_model
+
+                device = device_model(source.model)
+            model = stack.enter_context(saved_model(batch_one(device)))
             for mode in group:
                 (out_dir / (mode.filename() + REFUSED_SUFFIX)).unlink(missing_ok=True)  # an earlier refusal
                 e = write_model(model, mode, out_dir, metadata_for(source, mode), calibration)

@@ -43,6 +43,8 @@ COLOR_SPACE_CODES = {"RGB": 1, "GRAYSCALE": 2}
 ROLE_DESCRIPTIONS = {
     "probability": "Class {scores}, one per label.",
     "boxes": "Boxes [1, N, 4]: xmin, ymin, xmax, ymax normalised to the input image.",
+    "distances": "Distances [1, N, 4]: left, top, right, bottom from each anchor point to its box's "
+    "edges, 0..1 of the point's level's reach; the custom metadata's 'distances' holds the grid.",
     "scores": "Scores [1, N, C]: the probability (sigmoid) of each class at each box, one per label.",
 }
 
@@ -71,6 +73,7 @@ class ClassifierMetadata:
     outputs: tuple[str, ...] = ("probability",)  # the role of each output tensor, in the file's order
     labels_on: str = "probability"  # the output whose last axis the labels name
     score_threshold: float | None = None  # a detector's cut: best F1 on the validation split
+    distances: dict | None = None  # a distances output's grid: {"strides": [...], "reach": [...]}
 
     def custom(self) -> dict:
         """edgesight's own entry: what the standard schema has no field for."""
@@ -85,7 +88,10 @@ class ClassifierMetadata:
         }
         if self.task == "detect":  # which output is which, by position in the file
             entry["outputs"] = {role: i for i, role in enumerate(self.outputs)}
-            entry["boxes"] = "normalized"  # xmin, ymin, xmax, ymax in 0..1 of the input
+            if "boxes" in self.outputs:
+                entry["boxes"] = "normalized"  # xmin, ymin, xmax, ymax in 0..1 of the input
+            if self.distances is not None:  # the anchor points and reaches edge decodes them with
+                entry["distances"] = self.distances
             if self.score_threshold is not None:  # edge's default threshold for this model
                 entry["score_threshold"] = round(self.score_threshold, 2)
         return entry
