@@ -129,6 +129,30 @@ def test_edge_decodes_the_distances_to_the_boxes_the_keras_graph_makes(detector_
     assert ours.min() >= 0 and ours.max() <= 1
 
 
+def test_boxes_in_graph_give_the_same_detections_as_the_distances_edge_decodes(detector_run, tmp_path):
+    import cv2
+
+    import edge
+
+    run, out = detector_run["run"], tmp_path / "boxes"
+    env = {"HOME": str(detector_run["home"]), **NO_NETWORK}
+    flags = ("--quant", "float32", "--max-drop", "100", "--boxes-in-graph", "--out", out)
+    done = run_cli("export", run, *flags, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    graph = edge.load(out / "model_float32.tflite", threshold=0.05)
+    ours = edge.load(run / "models/model_float32.tflite", threshold=0.05)
+    assert set(graph.spec.outputs) == {"boxes", "scores"} and graph.spec.distances is None
+    assert set(ours.spec.outputs) == {"distances", "scores"}
+    compared = 0
+    for path in sorted((run / "data").rglob("*.jpg"))[:4]:
+        image = cv2.imread(str(path))
+        a, b = graph(image), ours(image)
+        assert len(a) == len(b) and np.array_equal(a.class_ids, b.class_ids)
+        assert np.allclose(a.xyxy, b.xyxy, atol=0.01) and np.allclose(a.scores, b.scores, atol=1e-5)
+        compared += len(a)
+    assert compared > 0
+
+
 def test_a_distances_output_without_its_grid_is_a_one_line_error(detector_run, tmp_path):
     import contextlib
     import shutil

@@ -44,6 +44,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         help="refuse a variant losing more top-1 points than this against float (default 1.0)",
     )
     p.add_argument("--threads", type=int, default=2, help="interpreter threads for the latency check")
+    p.add_argument(
+        "--boxes-in-graph",
+        action="store_true",
+        help="detectors: decode the boxes inside the model (boxes [1, N, 4], normalised xmin, ymin, xmax, "
+        "ymax) for apps that read them from the .tflite; default: distances that edge decodes, which "
+        "lose less in int8 (README)",
+    )
     return p
 
 
@@ -69,7 +76,7 @@ def _handle(args: argparse.Namespace) -> int:
     out = args.out or default_out(args.model)
     outcome = export(
         source, modes, out, args.calib_samples, args.max_drop, args.threads,
-        bias_correction=not args.no_bias_correction,
+        bias_correction=not args.no_bias_correction, boxes_in_graph=args.boxes_in_graph,
     )  # fmt: skip
     verdicts = {v.variant: v for v in outcome.verdicts}
     print()

@@ -27,11 +27,12 @@ from train.export.outcome import REFUSED_SUFFIX, ExportOutcome
 from train.export.source import ExportSource
 
 
-def metadata_for(source: ExportSource, mode: QuantMode) -> ClassifierMetadata:
-    """What the model says about itself; a detector's output roles are filled in once converted."""
+def metadata_for(source: ExportSource, mode: QuantMode, boxes_in_graph: bool = False) -> ClassifierMetadata:
+    """What the model says about itself; a detector's output roles are filled in once converted. A
+    detector outputs distances and the grid edge decodes them with, or (``boxes_in_graph``) boxes."""
     detect = source.task == "detect"
     grid = None
-    if detect:  # imports Keras: only once a detector is loaded
+    if detect and not boxes_in_graph:  # imports Keras: only once a detector is loaded
         from train.models.detector import DISTANCE_GRID as grid
     kind = "Object detector" if detect else "Image classifier"
     return ClassifierMetadata(
@@ -47,7 +48,7 @@ def metadata_for(source: ExportSource, mode: QuantMode) -> ClassifierMetadata:
         quantization=mode.name,
         task=source.task,
         layout="anchor_free" if detect else "class_scores",
-        outputs=("distances", "scores") if detect else ("probability",),
+        outputs=(("boxes" if boxes_in_graph else "distances"), "scores") if detect else ("probability",),
         labels_on="scores" if detect else "probability",
         distances=grid,
     )
@@ -85,9 +86,12 @@ def export(
     threads: int = 2,
     latency_runs: int = 100,
     bias_correction: bool = True,
+    boxes_in_graph: bool = False,
 ) -> ExportOutcome:
     """Convert ``source`` in each mode, evaluate and gate every variant, and write the report. The
-    modes that calibrate convert from bias-corrected weights (``bias_correction``) unless told not to."""
+    modes that calibrate convert from bias-corrected weights (``bias_correction``) unless told not to.
+    A detector's ``.tflite`` outputs distances for edge to decode, or with ``boxes_in_graph`` the boxes
+    its Keras graph decodes."""
     check_options(calib_samples, max_drop, threads)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,14 +109,14 @@ def export(
                 corrected = stack.enter_context(corrected_biases(source.model, calibration))
                 _say(f"bias correction: {corrected} layers' offsets corrected for int8 kernels")
             device = source.model
-            if source.task == "detect":  # the .tflite's outputs: distances, decoded by edge
+            if source.task == "detect" and not boxes_in_graph:  # distances out, decoded by edge
                 from train.models.detector import device_model
 
                 device = device_model(source.model)
             model = stack.enter_context(saved_model(batch_one(device)))
             for mode in group:
                 (out_dir / (mode.filename() + REFUSED_SUFFIX)).unlink(missing_ok=True)  # an earlier refusal
-                e = write_model(model, mode, out_dir, metadata_for(source, mode), calibration)
+                e = write_model(model, mode, out_dir, metadata_for(source, mode, boxes_in_graph), calibration)
                 _say(f"wrote {e.path} ({e.size_bytes / 1024:.1f} KiB)")
                 written[mode.name] = e
     exported = [written[m.name] for m in modes]

@@ -110,10 +110,10 @@ def neck(features: list, channels: int) -> list:
 
 def head(levels: list, channels: int, num_classes: int, size: int, depth: int) -> tuple:
     """Shared class and box branches: the class logits of each level (a list) and the joined boxes.
-    Each level decodes its own boxes, normalised to the input, before the levels are joined: its
-    distances span its own reach, so under int8 each gets its own
-    scale (joined in pixels, one scale for 0..384 px cost 1.5 px a step on the smallest objects; with
-    the demo's weights int8 mAP@[.5:.95] went from 0.424 to 0.441)."""
+    Each level decodes its own boxes, normalised to the input, before the levels are joined (what
+    Keras trains and evaluates). The .tflite takes each level's distance sigmoid instead
+    (``device_model``): 0..1 of the level's own reach, so under int8 each level's distances keep 1/256
+    of its reach (0.25 px at stride 8)."""
     from keras import layers
 
     tower_cls = [_SharedTower(channels, "cls", depth), _SharedTower(channels, "box", depth)]
@@ -162,15 +162,13 @@ class _SharedTower:
 @keras.saving.register_keras_serializable(package="edgesight")
 class DecodeBoxes(keras.layers.Layer):
     """One level's distances (B, n, 4), normalised to the input -> its boxes (B, n, 4) xmin, ymin,
-    xmax, ymax normalised to the input, inside 0..1.
+    xmax, ymax normalised to the input, inside 0..1: the boxes Keras trains on and evaluates. edge
+    decodes a .tflite's distances the same way, in float (``edge.tasks.anchor_free.AnchorPoints``).
 
     Each distance is first capped by how far its point is from the image's edge, then taken from (left,
     top) or added to (right, bottom) the point: ``c - min(d, c)`` is ``max(c - d, 0)``, and ``c +
-    min(d, 1 - c)`` is ``min(c + d, 1)``, so the boxes are the clipped ones. Written so, every tensor
-    after the cap lies within 0..1 and int8 rounds the boxes once at 1/255 of the input: adding first
-    and clipping after made a sum that spilt past the edges (down to -0.12 at stride 8 and -0.69 at
-    stride 32 on the demo's model), rounded at 1.1 to 1.7 px before the clip rounded it again. The
-    anchor centres are constants of the graph (MINIMUM, SUB, ADD, CONCATENATION)."""
+    min(d, 1 - c)`` is ``min(c + d, 1)``, so the boxes are the clipped ones. The anchor centres are
+    constants of the graph (MINIMUM, SUB, ADD, CONCATENATION)."""
 
     def __init__(self, size: int, level: int, **kwargs) -> None:
         super().__init__(**kwargs)
