@@ -139,8 +139,8 @@ def test_boxes_in_graph_give_the_same_detections_as_the_distances_edge_decodes(d
     flags = ("--quant", "float32", "--max-drop", "100", "--boxes-in-graph", "--out", out)
     done = run_cli("export", run, *flags, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
-    graph = edge.load(out / "model_float32.tflite", threshold=0.05)
-    ours = edge.load(run / "models/model_float32.tflite", threshold=0.05)
+    graph = edge.load(out / "model_float32.tflite", threshold=0.001)
+    ours = edge.load(run / "models/model_float32.tflite", threshold=0.001)
     assert set(graph.spec.outputs) == {"boxes", "scores"} and graph.spec.distances is None
     assert set(ours.spec.outputs) == {"distances", "scores"}
     compared = 0
