@@ -36,10 +36,10 @@ QUEUE_SIZE = 4
 POLL = 0.05  # seconds between checks of the stop flag while waiting
 GUI_POLL = 0.01  # with a window: it is redrawn and its keys read at least this often
 # Linux: the outputs thread's niceness. Outputs then take the CPU that inference leaves instead of
-# preempting the interpreter's threads (one preempted thread stalls the other at the next op):
-# tools/save_cost.py, 2 interpreter threads on 2 cores, median of 6 paired runs: --save kept 0.806 of
-# the fps at 10 and at 19, against 0.773 at 0. The bounded queue still makes inference wait for outputs
-# that fall behind, so they are never starved.
+# preempting the interpreter's threads (one preempted thread stalls the other at the op's end). With 2
+# interpreter threads on 2 cores and the machine slow, --save kept a median 0.806 of the fps at 10
+# against 0.773 at 0 over 6 paired runs; fast, no difference (README; tools/save_cost.py --nice). The
+# bounded queue still makes inference wait for outputs that fall behind, so they are never starved.
 OUTPUTS_NICE = 10
 
 

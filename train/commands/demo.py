@@ -8,7 +8,7 @@ from pathlib import Path
 
 from train.commands import needs_tensorflow
 
-DETECT = {"size": 320, "epochs": 10, "model": "mobilenet_v1", "images": 2000, "batch": 8}
+DETECT = {"size": 320, "epochs": 8, "model": "mobilenet_v1", "images": 2000, "batch": 8}
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
