@@ -19,7 +19,7 @@ from edge.errors import EdgeError
 OPENCV_CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 # The recording must slow the run as little as it can: x264's fastest preset, with superfast's 3
 # B-frames and adaptive quantisation for files 28% smaller at about the same speed. On 2 cores with 2
-# interpreter threads, tools/save_cost.py kept 0.783 to 0.856 of the fps over eight runs (superfast:
+# interpreter threads, tools/save_cost.py kept 0.783 to 0.856 of the fps over ten runs (superfast:
 # 0.707 to 0.730); `--x264` there compares other settings (README).
 H264_OPTIONS = {"preset": "ultrafast", "crf": "23", "x264-params": "bframes=3:aq-mode=1"}
 
