@@ -185,9 +185,9 @@ def main(argv: list[str]) -> int:
         return 2
     corrected = "without" if args.no_bias_correction else "with"
     print(f"{args.run}: {len(data)} validation images, {corrected} bias correction")
-    print(f"{'':34s} mAP@[.5:.95]  mAP@.5")
+    print(f"{'':44s} mAP@[.5:.95]  mAP@.5")
     for name, (m, m50) in rows:
-        print(f"{name:34s} {m:12.4f}  {m50:6.4f}")
+        print(f"{name:44s} {m:12.4f}  {m50:6.4f}")
     return 0
 
 
