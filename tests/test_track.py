@@ -125,6 +125,21 @@ def test_a_doubtful_class_neither_doubles_an_object_nor_starts_new_tracks():
     assert tracker.classes.tolist() == [0, 1]
 
 
+def test_a_box_that_covers_a_track_goes_to_it_under_another_class_not_to_a_lost_track_of_that_class():
+    """The class preference is a margin, not a rule: a box named as another class that all but
+    covers a tracked object is that object's, not a lost track's of its class that it only grazes
+    (IoU 0.33), which would carry the object's id across a line a second time."""
+    tracker = ByteTracker()
+    for frame in range(10):
+        x = 100 + 4 * frame
+        a = (x, 100, x + 60, 160, 0.9, 0)
+        b = (x + 30, 100, x + 90, 160, 0.9, 1)  # another object beside it, of class 1
+        result = tracker.update(_boxes(a, b) if frame < 8 else _boxes(a)).result  # b unseen from frame 8
+    assert result.track_ids.tolist() == [1] and tracker.lost.tolist() == [False, True]
+    result = tracker.update(_boxes((140, 100, 200, 160, 0.9, 1))).result  # a's box, named class 1
+    assert result.track_ids.tolist() == [1]
+
+
 def test_same_objects_leaves_out_only_worse_boxes_of_another_class_on_one_object():
     from edge.track.bytetrack import same_objects
 

@@ -14,10 +14,10 @@ Per frame (Zhang et al., "ByteTrack", ECCV 2022):
    30: a second at 30 fps; counted in frames, so a video gives the same tracks however fast it runs).
 
 Ids are given at confirmation, so they count up without gaps. Matching prefers a track's own class:
-a box of another class goes to a track only when no box of its class is left for it (a detector unsure
-of an object's class flips between two from frame to frame, and a strict rule started a new track on
-every flip); a track is matched as the class it started with, and each frame's result keeps the class
-its box had. Matching is greedy, best first, without SciPy on the device: pairs must reach the IoU
+a box of another class ranks as if its IoU were ``OTHER_CLASS`` lower, so it goes to a track when no
+box of its class overlaps the track nearly as well (a detector unsure of an object's class flips
+between two from frame to frame, and a strict rule started a new track on every flip); a track is
+matched as the class it started with, and each frame's result keeps the class its box had. Matching is greedy, best first, without SciPy on the device: pairs must reach the IoU
 threshold, and are ranked by their IoU plus ``direction`` times the cosine between the track's
 velocity and the way from its last position to the box (OC-SORT's direction consistency, Cao et al.,
 CVPR 2023, at its weight 0.2): when two objects pass each other and one hides the other, the box left
@@ -101,7 +101,11 @@ def greedy_match(iou: np.ndarray, threshold: float, rank: np.ndarray | None = No
 
 
 MIN_SPEED = 0.5  # px a frame: slower tracks have no direction to keep
-OTHER_CLASS = 2.0  # ranks a box of another class after every box of the track's own (rank <= 1.2)
+# A pair of another class ranks as if its IoU were this much lower: a track prefers a box of its own
+# class, but a box that all but covers it is its object whatever the detector names it. At 2.0 (after
+# every pair of one class), a lost star track took the star box on a cross's track (IoU 0.31 against
+# 0.89) when the detector named the cross both ways, and the line counted one crossing twice (README).
+OTHER_CLASS = 0.5
 
 
 def same_objects(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float) -> np.ndarray:
@@ -170,7 +174,7 @@ class ByteTracker:
         self.mean[self.lost, 7] = 0.0  # a lost box keeps its size
         iou = iou_matrix(kalman.xyah_to_xyxy(self.mean), boxes)  # every track with every box, once
         rank = iou + cfg.direction * self._direction(last, boxes) * (iou > 0) if cfg.direction else iou.copy()
-        rank[self.classes[:, None] != classes[None, :]] -= OTHER_CLASS  # after every pair of one class
+        rank[self.classes[:, None] != classes[None, :]] -= OTHER_CLASS
         high = np.flatnonzero(scores >= cfg.high).tolist()
         low = np.flatnonzero((scores >= cfg.low) & (scores < cfg.high)).tolist()
         ids, lost = self.ids.tolist(), self.lost.tolist()
