@@ -18,10 +18,11 @@ a box of another class ranks as if its IoU were ``OTHER_CLASS`` lower, so it goe
 box of its class overlaps the track nearly as well (a detector unsure of an object's class flips
 between two from frame to frame, and a strict rule started a new track on every flip); a track is
 matched as the class it started with, and each frame's result keeps the class its box had.
-Matching is greedy, best first, without SciPy on the device: pairs must reach the IoU threshold, and are ranked by their IoU plus ``direction`` times the cosine between the track's
-velocity and the way from its last position to the box (OC-SORT's direction consistency, Cao et al.,
-CVPR 2023, at its weight 0.2): when two objects pass each other and one hides the other, the box left
-is given to the track that moves towards it, not to the one it would have to turn back for.
+Matching is greedy, best first, without SciPy on the device: pairs must reach the IoU threshold, and are
+ranked by their IoU plus ``direction`` times the cosine between the track's velocity and the way from
+its last position to the box (OC-SORT's direction consistency, Cao et al., CVPR 2023, at its weight
+0.2): when two objects pass each other and one hides the other, the box left is given to the track that
+moves towards it, not to the one it would have to turn back for.
 tests/test_track.py checks it against Roboflow's ByteTrack on the same detections; the README has
 what the three additions to ByteTrack (the same object, the class preference, the direction) changed
 with the demo's detector.
