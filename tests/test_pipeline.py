@@ -185,7 +185,7 @@ def test_outputs_run_at_a_lower_priority_than_inference_on_linux(ssd):
 
     main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     run(ssd, SyntheticSource(frames=3, seed=4), [Niceness()])
-    assert nice == [max(main, OUTPUTS_NICE)] * 3 and main < OUTPUTS_NICE
+    assert nice == [max(main, OUTPUTS_NICE)] * 3  # never raised: a suite run under nice 15 keeps 15
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main  # inference's is unchanged
 
 
