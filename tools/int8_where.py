@@ -83,15 +83,12 @@ def _score(content: bytes, data, size: int, box_steps: int = 0, decoded: bool = 
     (255: what an int8 [0, 1] boxes output holds)."""
     from edge.evaluate.detect import coco_results, ground_truth, score_coco
     from edge.model.runtime import Runtime
-    from edge.model.spec import DistanceGrid
     from edge.sources.images import read_image
     from edge.tasks.anchor_free import anchor_points, decode_anchor_free
     from edge.tasks.preprocess import resize
-    from train.models.detector import DISTANCE_GRID
+    from train.models.detector import GRID
 
-    points = anchor_points(
-        DistanceGrid(tuple(DISTANCE_GRID["strides"]), tuple(DISTANCE_GRID["reach"])), size, size
-    )
+    points = anchor_points(GRID, size, size)
     runtime = Runtime(content, threads=2)
     found = []
     for record in data.images:

@@ -22,10 +22,13 @@ import keras
 import numpy as np
 
 from edge.errors import EdgeError
+from edge.model.spec import DistanceGrid
+from edge.tasks.anchor_free import anchor_points
 
 STRIDES = (8, 16, 32)
 REACH = (64.0, 128.0, 384.0)  # pixels: the longest box distance each level can express
-DISTANCE_GRID = {"strides": list(STRIDES), "reach": list(REACH)}  # the metadata edge decodes with
+GRID = DistanceGrid(STRIDES, REACH)  # the anchor points: edge decodes the .tflite's distances on them
+DISTANCE_GRID = {"strides": list(STRIDES), "reach": list(REACH)}  # GRID, as the metadata holds it
 
 
 @dataclass(frozen=True)
@@ -47,13 +50,9 @@ def anchors_for(size: int) -> Anchors:
         raise EdgeError(
             f"--size must be a multiple of {STRIDES[-1]} (the network's largest stride), got {size}"
         )
-    centers, levels = [], []
-    for level, stride in enumerate(STRIDES):
-        n = size // stride
-        ys, xs = np.mgrid[0:n, 0:n].astype(np.float32)
-        centers.append(np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1))
-        levels.append(np.full(n * n, level, dtype=np.int64))
-    return Anchors(size, np.concatenate(centers), np.concatenate(levels))
+    points = anchor_points(GRID, size, size)  # the points edge decodes on, in the same order
+    levels = np.repeat(np.arange(len(STRIDES)), [(size // s) ** 2 for s in STRIDES])
+    return Anchors(size, points.centers, levels)
 
 
 def _conv_bn(x, filters: int, kernel: int = 1, strides: int = 1, name: str = ""):
