@@ -73,7 +73,7 @@ def test_deeplab_mask_matches_the_golden_png(assets):
 def test_the_argmax_in_bands_of_rows_is_numpys_ties_included():
     from concurrent.futures import ThreadPoolExecutor
 
-    from edge.tasks.segment import argmax_bands
+    from edge.tasks.class_argmax import argmax_bands
 
     rng = np.random.default_rng(0)
     scores = rng.integers(0, 4, (37, 11, 21)).astype(np.float32)  # many ties: the first index wins

@@ -26,13 +26,24 @@ class _OperatorCodeF:
 
 
 class _SubGraphF:
+    TENSORS = 0
     OPERATORS = 3
+
+
+class _TensorF:
+    SHAPE = 0
 
 
 class _OperatorF:
     OPCODE_INDEX = 0
     INPUTS = 1
     OUTPUTS = 2
+    BUILTIN_OPTIONS = 4
+
+
+class _ResizeBilinearOptionsF:
+    ALIGN_CORNERS = 2
+    HALF_PIXEL_CENTERS = 3
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,16 @@ class Op:
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     builtin: bool = True  # False for custom ops (Flex ops included)
+
+
+@dataclass(frozen=True)
+class Resize:
+    """A RESIZE_BILINEAR op: its input's and its output's (height, width), and its two flags."""
+
+    source: tuple[int, int]
+    size: tuple[int, int]
+    align_corners: bool
+    half_pixel_centers: bool
 
 
 def _op_name(code: Table) -> tuple[str, bool]:
@@ -87,3 +108,38 @@ def producer(ops: tuple[Op, ...], tensor: int, skip: frozenset[str] = frozenset(
             return op
         tensor = op.inputs[0]
     return None
+
+
+def _height_width(tensor: Table) -> tuple[int, int] | None:
+    shape = tensor.scalars(_TensorF.SHAPE, "<i")
+    return (int(shape[1]), int(shape[2])) if len(shape) == 4 else None
+
+
+def resize_producing(content: bytes, tensor: int) -> Resize | None:
+    """The RESIZE_BILINEAR op that produces ``tensor`` (NHWC) in the main subgraph, else None."""
+    model = Table.root(content)
+    names = [_op_name(code)[0] for code in model.tables(_ModelF.OPERATOR_CODES)]
+    subgraphs = model.tables(_ModelF.SUBGRAPHS)
+    if not subgraphs:
+        return None
+    tensors = subgraphs[0].tables(_SubGraphF.TENSORS)
+    for op in subgraphs[0].tables(_SubGraphF.OPERATORS):
+        if tensor not in op.scalars(_OperatorF.OUTPUTS, "<i"):
+            continue
+        index = int(op.scalar(_OperatorF.OPCODE_INDEX, "<I"))
+        inputs = op.scalars(_OperatorF.INPUTS, "<i")
+        if index >= len(names) or names[index] != "RESIZE_BILINEAR" or not inputs:
+            return None
+        if not (0 <= inputs[0] < len(tensors) and 0 <= tensor < len(tensors)):
+            return None
+        source, size = _height_width(tensors[inputs[0]]), _height_width(tensors[tensor])
+        if source is None or size is None:
+            return None
+        options = op.table(_OperatorF.BUILTIN_OPTIONS)
+        align = _flag(options, _ResizeBilinearOptionsF.ALIGN_CORNERS)
+        return Resize(source, size, align, _flag(options, _ResizeBilinearOptionsF.HALF_PIXEL_CENTERS))
+    return None
+
+
+def _flag(options: Table | None, slot: int) -> bool:
+    return bool(options.scalar(slot, "<B")) if options is not None else False

@@ -89,8 +89,9 @@ def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line
     background = _background(result)
     if background is None:
         where, (x, y, w, h) = None, (0, 0, img.shape[1], img.shape[0])
-    else:
-        where = (class_map != background).view(np.uint8)
+    else:  # a uint8 map with background 0 is its own mask: OpenCV takes nonzero as set
+        plain = background == 0 and class_map.dtype == np.uint8
+        where = class_map if plain else (class_map != background).view(np.uint8)
         x, y, w, h = cv2.boundingRect(where)
     if w and h:
         _tint(img[y : y + h, x : x + w], class_map[y : y + h, x : x + w], result.class_ids,

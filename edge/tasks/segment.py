@@ -4,10 +4,8 @@ The class of a pixel is the argmax of its scores. That needs no dequantization (
 and no softmax (it keeps the order too), so the raw output is read as it is. The map is made at the
 output's size and then brought to the frame through the preprocessing's transform (nearest class).
 
-numpy's argmax over a short last axis costs a call per pixel (1.4 to 2.7 ms for DeepLab's
-257 x 257 x 21 float scores on this x86 CPU, by the frame; OpenCV's ``reduceArgMax`` and a loop over
-class planes were slower). It releases the GIL, so a model run with N interpreter threads has its map made
-in N bands of rows at once: the cores that ran ``invoke`` are idle while the frame is decoded.
+The argmax itself is ``edge.tasks.class_argmax``'s: through the model's final bilinear upsample when
+the graph has one that allows it (DeepLab v3), else in bands of rows on the interpreter's threads.
 """
 
 from __future__ import annotations
@@ -17,10 +15,19 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from edge.model.flatbuf import FlatbufferError
+from edge.model.graph import resize_producing
 from edge.model.metadata import ModelFile
 from edge.model.runtime import Runtime
 from edge.model.spec import ModelSpec
 from edge.tasks.base import Task
+from edge.tasks.class_argmax import (
+    argmax_bands,
+    argmax_upsampled,
+    cell_weights,
+    grid_strides,
+    weighted_counts,
+)
 from edge.tasks.detect import label_names
 from edge.tasks.preprocess import Transform
 from edge.tasks.results import Segmentation
@@ -79,23 +86,6 @@ def pixel_weights(shape: tuple, transform: Transform, in_height: int, in_width: 
     return np.outer(per_row, per_column).ravel().astype(np.float64)
 
 
-def argmax_bands(scores: np.ndarray, pool: ThreadPoolExecutor | None, bands: int) -> np.ndarray:
-    """The index of the largest score along the last axis (the first on a tie, as ``np.argmax``), the
-    rows cut into ``bands`` bands: all but the last computed on ``pool``'s threads, the last in this
-    one."""
-    out = np.empty(scores.shape[:-1], np.intp)
-    edges = np.linspace(0, scores.shape[0], max(bands, 1) + 1).astype(int)
-    cuts = [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-    if pool is None or len(cuts) < 2:
-        return np.argmax(scores, axis=-1, out=out)
-    futures = [pool.submit(np.argmax, scores[a:b], -1, out[a:b]) for a, b in cuts[:-1]]
-    a, b = cuts[-1]
-    np.argmax(scores[a:b], axis=-1, out=out[a:b])
-    for future in futures:
-        future.result()
-    return out
-
-
 def segmentation(
     class_map: np.ndarray, labels: tuple[str, ...] | None, counts: np.ndarray | None = None
 ) -> Segmentation:
@@ -111,6 +101,18 @@ def segmentation(
     return Segmentation(class_map, ids, shares, label_names(ids, labels))
 
 
+def _upsample_strides(model: ModelFile, tensor: int, shape: tuple) -> tuple[int, int] | None:
+    """The output's source-point steps when the graph makes it by a bilinear upsample of (1, h, w, C)
+    scores that allows ``argmax_upsampled``; else None."""
+    try:
+        resize = resize_producing(model.content, tensor)
+    except FlatbufferError:
+        return None
+    if resize is None or len(shape) != 4 or tuple(shape[1:3]) != resize.size:
+        return None
+    return grid_strides(resize)
+
+
 class Segmenter(Task):
     """A segmentation model: call it on a BGR frame to get ``Segmentation``."""
 
@@ -119,22 +121,35 @@ class Segmenter(Task):
     def __init__(self, model: ModelFile, runtime: Runtime, spec: ModelSpec) -> None:
         super().__init__(model, runtime, spec)
         self._index = spec.outputs["masks"]
-        classes = runtime.outputs[self._index].shape[-1]
+        output = runtime.outputs[self._index]
+        classes = output.shape[-1]
+        self._strides = _upsample_strides(model, output.index, tuple(output.shape))
         self._dtype = np.uint8 if classes <= 256 else np.uint16
         self._bands = runtime.threads
         self._pool = None
-        self._weights: tuple[Transform, np.ndarray] | None = None  # (the transform, its pixel_weights)
+        self._weights: tuple | None = None  # (the transform, its pixel_weights (H, W), their cell sums)
         if self._bands > 1:
             self._pool = ThreadPoolExecutor(self._bands - 1, thread_name_prefix="edgesight-argmax")
 
     def decode(self, outputs: list[np.ndarray], transform: Transform) -> Segmentation:
         scores = outputs[self._index][0]
-        small = argmax_bands(scores, self._pool, self._bands).astype(self._dtype)
         inp = self.spec.input
         if self._weights is None or self._weights[0] != transform:  # a camera's frames share one
-            self._weights = (transform, pixel_weights(small.shape, transform, inp.height, inp.width))
-        counts = np.bincount(small.ravel(), weights=self._weights[1]).astype(np.int64)
-        return segmentation(frame_map(small, transform, inp.height, inp.width), self.spec.labels, counts)
+            weights = pixel_weights(scores.shape[:2], transform, inp.height, inp.width).reshape(
+                scores.shape[:2]
+            )
+            per_cell = cell_weights(weights, self._strides) if self._strides else None
+            self._weights = (transform, weights, per_cell)
+        _, weights, per_cell = self._weights
+        cells = argmax_upsampled(scores, self._strides, self._dtype) if self._strides else None
+        if cells is not None:
+            small = cells.classes
+            counts = weighted_counts(cells, weights, per_cell, scores.shape[-1])
+        else:
+            small = argmax_bands(scores, self._pool, self._bands).astype(self._dtype)
+            counts = np.bincount(small.ravel(), weights=weights.ravel())
+        class_map = frame_map(small, transform, inp.height, inp.width)
+        return segmentation(class_map, self.spec.labels, counts.astype(np.int64))
 
     def close(self) -> None:
         if self._pool is not None:
