@@ -55,8 +55,8 @@ def test_deeplab_mask_matches_the_golden_png(assets):
         assert model.spec.labels_from == "metadata" and model.spec.input.mean == (127.5,)
         result = model(read_image(IMAGES / "segmentation_input_rotation0.jpg"))
     golden = cv2.imread(str(assets / GOLDEN), cv2.IMREAD_UNCHANGED)
-    assert isinstance(result, Segmentation) and result.class_map.shape == golden.shape
-    assert (result.class_map.astype(int) * 10 == golden).mean() >= 0.99
+    assert isinstance(result, Segmentation) and result.frame_map().shape == golden.shape
+    assert (result.frame_map().astype(int) * 10 == golden).mean() >= 0.99
     assert sorted(result.labels) == ["background", "horse", "person"]
     shares = dict(zip(result.labels, result.shares))
     assert shares == pytest.approx({"background": 0.379, "person": 0.335, "horse": 0.286}, abs=0.005)
@@ -65,9 +65,11 @@ def test_deeplab_mask_matches_the_golden_png(assets):
         assert np.array_equal(model(read_image(IMAGES / "segmentation_input_rotation0.jpg")).class_map,
                               result.class_map)  # fmt: skip
         wide = model(cv2.resize(read_image(IMAGES / "segmentation_input_rotation0.jpg"), (640, 480)))
-    counted = np.bincount(wide.class_map.ravel())  # shares weighed at 257 px: the 640x480 map's own
-    assert wide.class_map.shape == (480, 640)
-    assert np.array_equal(wide.shares, (counted[wide.class_ids] / wide.class_map.size).astype(np.float32))
+    frame = wide.frame_map()
+    counted = np.bincount(frame.ravel())  # shares weighed at 257 px: the 640x480 map's own
+    assert wide.class_map.shape == (257, 257) and frame.shape == (480, 640) and wide.frame_size == (640, 480)
+    assert np.array_equal(wide.shares, (counted[wide.class_ids] / frame.size).astype(np.float32))
+    assert wide.to_dict()["size"] == [640, 480]
 
 
 def test_the_argmax_in_bands_of_rows_is_numpys_ties_included():
@@ -84,11 +86,12 @@ def test_the_argmax_in_bands_of_rows_is_numpys_ties_included():
 
 
 @pytest.mark.parametrize("mode", ["stretch", "letterbox", "crop"])
-def test_classes_weighed_at_the_outputs_size_count_the_frame_maps_pixels(mode):
-    """The shares come from the map at the output's size, each pixel weighed by the frame pixels it
-    becomes: exactly the frame map's histogram, for every resize mode and odd sizes, up and down."""
+def test_the_frame_map_and_its_counts_are_the_warped_maps(mode):
+    """The map stays at the output's size with, per frame row and column, the output row and column
+    it samples: the frame map made from them (whole, or any part) is OpenCV's warp of the whole map,
+    and the weighed counts are its histogram, for every resize mode and odd sizes, up and down."""
     from edge.tasks.preprocess import resize
-    from edge.tasks.segment import frame_map, pixel_weights
+    from edge.tasks.segment import _sampling, _warp, pixel_weights, sampled_indices, segmentation
 
     rng = np.random.default_rng(1)
     for (fh, fw), (ih, iw), (oh, ow) in [
@@ -101,10 +104,20 @@ def test_classes_weighed_at_the_outputs_size_count_the_frame_maps_pixels(mode):
         _, transform = resize(np.zeros((fh, fw, 3), np.uint8), ih, iw, mode)
         small = rng.integers(0, 6, (oh, ow)).astype(np.uint8)
         small[: oh // 3] = 5  # a few large regions, as a real map has
-        big = frame_map(small, transform, ih, iw)
-        weighed = np.bincount(small.ravel(), weights=pixel_weights(small.shape, transform, ih, iw))
+        warped = _warp(small, _sampling(small.shape, transform, ih, iw), fw, fh)  # the whole map at once
+        sampling = sampled_indices(small.shape, transform, ih, iw)
+        result = segmentation(small, None, None, sampling)
+        assert np.array_equal(result.frame_map(), warped), (fh, fw)
+        counted = np.bincount(warped.ravel())
+        assert np.array_equal(result.shares, (counted[result.class_ids] / warped.size).astype(np.float32))
+        y0, y1, x0, x1 = fh // 5, fh - fh // 3, fw // 7, fw - fw // 4
+        assert np.array_equal(result.frame_map(x0, y0, x1, y1), warped[y0:y1, x0:x1])
+        weighed = np.bincount(small.ravel(), weights=pixel_weights(small.shape, *sampling).ravel())
         assert weighed.sum() == fh * fw
-        assert np.array_equal(weighed.astype(int), np.bincount(big.ravel(), minlength=len(weighed))), (fh, fw)
+        assert np.array_equal(weighed.astype(int), np.bincount(warped.ravel(), minlength=len(weighed))), (
+            fh,
+            fw,
+        )
 
 
 def _person(width: float = 640, height: float = 480) -> tuple[np.ndarray, np.ndarray]:

@@ -123,7 +123,7 @@ def evaluate_segmenter(task: Segmenter, pairs: list[tuple[Path, Path]]) -> SegEv
     confusion = np.zeros((classes, classes), np.int64)
     for image_path, mask_path in pairs:
         truth = read_mask(mask_path)
-        found = task(read_image(image_path)).class_map
+        found = task(read_image(image_path)).frame_map()
         if truth.shape != found.shape:
             raise EdgeError(
                 f"{mask_path} is {truth.shape[1]}x{truth.shape[0]} but its image "

@@ -3,6 +3,7 @@ skeletons coloured by keypoint confidence, and class maps over the frame with a 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import cv2
@@ -81,24 +82,44 @@ def _background(result: Segmentation) -> int | None:
 
 def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line: int) -> None:
     """Each class but the background tinted with its colour, then the legend. Only the rectangle that
-    holds tinted pixels is coloured and blended: in a street or a room most of the frame is
-    background."""
-    class_map = result.class_map
-    if class_map.shape != img.shape[:2]:
-        class_map = cv2.resize(class_map, (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST)
+    holds tinted pixels is made at the frame's size, coloured and blended: in a street or a room most
+    of the frame is background."""
     background = _background(result)
+    if result.frame_size != (img.shape[1], img.shape[0]):  # drawn at another size: resize the map
+        class_map = cv2.resize(
+            result.frame_map(), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST
+        )
+        result = replace(result, class_map=class_map, rows=None, columns=None)
     if background is None:
-        where, (x, y, w, h) = None, (0, 0, img.shape[1], img.shape[0])
-    else:  # a uint8 map with background 0 is its own mask: OpenCV takes nonzero as set
-        plain = background == 0 and class_map.dtype == np.uint8
-        where = class_map if plain else (class_map != background).view(np.uint8)
-        x, y, w, h = cv2.boundingRect(where)
-    if w and h:
-        _tint(img[y : y + h, x : x + w], class_map[y : y + h, x : x + w], result.class_ids,
-              None if where is None else where[y : y + h, x : x + w])  # fmt: skip
+        x0, y0, x1, y1 = 0, 0, img.shape[1], img.shape[0]
+    else:
+        x0, y0, x1, y1 = _tinted_bounds(result, background)
+    if x1 > x0 and y1 > y0:
+        part = result.frame_map(x0, y0, x1, y1)
+        if background is None:
+            where = None
+        else:  # a uint8 map with background 0 is its own mask: OpenCV takes nonzero as set
+            where = (
+                part if background == 0 and part.dtype == np.uint8 else (part != background).view(np.uint8)
+            )
+        _tint(img[y0:y1, x0:x1], part, result.class_ids, where)
     for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
         color = (200, 200, 200) if cid == background else _color(int(cid))
         put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
+
+
+def _tinted_bounds(result: Segmentation, background: int) -> tuple[int, int, int, int]:
+    """The frame rectangle (x0, y0, x1, y1) that holds every class but ``background``: found on the
+    map as it is (at the output's size for a segmenter) and taken to frame pixels."""
+    small = result.class_map
+    plain = background == 0 and small.dtype == np.uint8
+    x, y, w, h = cv2.boundingRect(small if plain else (small != background).view(np.uint8))
+    if not w or not h or result.rows is None:
+        return x, y, x + w, y + h
+    span = np.searchsorted  # rows and columns never decrease: frame pixels in order sample in order
+    x0, x1 = int(span(result.columns, x)), int(span(result.columns, x + w - 1, side="right"))
+    y0, y1 = int(span(result.rows, y)), int(span(result.rows, y + h - 1, side="right"))
+    return x0, y0, x1, y1
 
 
 def _tint(img: np.ndarray, class_map: np.ndarray, class_ids, where: np.ndarray | None) -> None:
@@ -111,7 +132,7 @@ def _tint(img: np.ndarray, class_map: np.ndarray, class_ids, where: np.ndarray |
         for cid in class_ids:
             palette[cid] = _color(int(cid))
         colored = palette[class_map]
-    tinted = cv2.addWeighted(img, 1 - MASK_ALPHA, colored, MASK_ALPHA, 0)
+    tinted = cv2.addWeighted(img, 1 - MASK_ALPHA, colored, MASK_ALPHA, 0, dst=colored)  # in place
     if where is None:
         img[:] = tinted
     else:

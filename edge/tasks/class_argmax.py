@@ -76,15 +76,15 @@ def _corner_keys(corners: np.ndarray) -> np.ndarray:
         tolerance = INTEGER_TOLERANCE
     else:
         tolerance = FLOAT_TOLERANCE * max(1.0, float(top.max()), -float(top.min()))
-    near = (planes >= top - tolerance).reshape(len(planes), -1)  # the best, and any within tolerance
+    near = (planes >= top - tolerance).reshape(len(planes), -1).astype(np.float32)  # best and close
     count, index = np.dot(_count_and_index(len(planes)), near)  # one product: how many, and whose
-    return np.where(count == 1, index, -1).reshape(top.shape)
+    return np.where(count == 1, index, -1).astype(np.int32).reshape(top.shape)
 
 
 @lru_cache(maxsize=8)
 def _count_and_index(classes: int) -> np.ndarray:
     """Rows of ones and of class indices: times a near-best mask, how many classes and (for one) which."""
-    return np.stack([np.ones(classes, np.int64), np.arange(classes)])
+    return np.stack([np.ones(classes), np.arange(classes)]).astype(np.float32)  # exact to 2 ** 24
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def argmax_upsampled(scores: np.ndarray, strides: tuple[int, int], dtype) -> Cel
         return None
     first = first.astype(dtype)  # -1 (unsure) wraps round, in unsettled cells only
     out = np.empty((h, w), dtype)
-    _cells(out, strides)[:] = first[:, None, :, None]
+    out[:hc, :wc] = np.repeat(np.repeat(first, sy, axis=0), sx, axis=1)
     if len(bi):  # the unsettled cells' pixels
         _cells(out, strides)[bi, :, bj] = _cells(scores, strides)[bi, :, bj].argmax(axis=-1)
     out[hc:] = scores[hc:].argmax(axis=-1)  # past the last source row or column: read in full

@@ -199,13 +199,21 @@ class Poses:
 
 @dataclass(frozen=True, eq=False)
 class Segmentation:
-    """A class for every pixel: class_map (H, W) in frame pixels; the classes found, most pixels first:
-    class_ids (K,), shares (K,) of the frame's pixels and labels (K,)."""
+    """A class for every pixel; the classes found, most pixels first: class_ids (K,), shares (K,) of
+    the frame's pixels and labels (K,).
+
+    ``class_map`` (H, W) is in frame pixels; or, when ``rows`` and ``columns`` are given, at the
+    model's output size, frame pixel (y, x) taking the class of ``class_map[rows[y], columns[x]]``
+    (the transform back, nearest pixel). ``frame_map()`` gives the frame's map, or a part of it, in
+    both cases: a segmenter leaves the frame-sized map to whoever needs it (the drawing makes only the
+    rectangle it tints)."""
 
     class_map: np.ndarray
     class_ids: np.ndarray
     shares: np.ndarray
     labels: tuple[str | None, ...]
+    rows: np.ndarray | None = None
+    columns: np.ndarray | None = None
 
     task = "segment"
 
@@ -218,14 +226,41 @@ class Segmentation:
         _check("shares", self.shares, (len(self.class_ids),))
         if len(self.labels) != len(self.class_ids):
             raise ValueError(f"labels: expected {len(self.class_ids)} labels, got {len(self.labels)}")
+        if (self.rows is None) != (self.columns is None):
+            raise ValueError("rows and columns: give both or neither")
+        for name, index, size in (("rows", self.rows, 0), ("columns", self.columns, 1)):
+            if index is not None:  # in order, as any resize samples: the drawing relies on it
+                _check(name, index, (None,))
+                if len(index) and (index[0] < 0 or index[-1] >= self.class_map.shape[size]):
+                    raise ValueError(f"{name}: indices outside the class map's {self.class_map.shape[size]}")
+                if (np.diff(index) < 0).any():
+                    raise ValueError(f"{name}: indices must never decrease")
 
     def __len__(self) -> int:
         return len(self.class_ids)
 
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """The frame's (width, height)."""
+        if self.rows is None:
+            return self.class_map.shape[1], self.class_map.shape[0]
+        return len(self.columns), len(self.rows)
+
+    def frame_map(self, x0: int = 0, y0: int = 0, x1: int | None = None, y1: int | None = None) -> np.ndarray:
+        """The class of each frame pixel in columns x0:x1 and rows y0:y1 (the whole frame by default)."""
+        if self.rows is None:
+            return self.class_map[y0:y1, x0:x1]
+        rows, columns = self.rows[y0:y1], self.columns[x0:x1]
+        if not len(rows) or not len(columns):
+            return np.empty((len(rows), len(columns)), self.class_map.dtype)
+        top = int(rows[0])  # the output rows the part needs, columns gathered first: fewer pixels
+        part = self.class_map[top : int(rows[-1]) + 1].take(columns, axis=1)
+        return part.take(rows - top, axis=0)
+
     def to_dict(self) -> dict:
         """The JSON shape: ``{"task": "segment", "size": [w, h], "classes": [{"id", "label", "share"},
         ...]}``; the map itself is an image (``--save``, the web view), not JSON."""
-        h, w = self.class_map.shape
+        w, h = self.frame_size
         classes = [
             {"id": int(c), "label": lb, "share": round(float(s), 4)}
             for c, lb, s in zip(self.class_ids, self.labels, self.shares)

@@ -1,8 +1,10 @@
-"""Semantic segmentation: a class per pixel (e.g. DeepLab v3) -> ``Segmentation`` in frame pixels.
+"""Semantic segmentation: a class per pixel (e.g. DeepLab v3) -> ``Segmentation``.
 
 The class of a pixel is the argmax of its scores. That needs no dequantization (it keeps the order)
 and no softmax (it keeps the order too), so the raw output is read as it is. The map is made at the
-output's size and then brought to the frame through the preprocessing's transform (nearest class).
+output's size and carries the transform back (for each frame row and column, the output row and
+column its centre falls in); the shares are of the frame's pixels. The frame-sized map is made by
+whoever needs it (``Segmentation.frame_map``): the drawing makes only the rectangle it tints.
 
 The argmax itself is ``edge.tasks.class_argmax``'s: through the model's final bilinear upsample when
 the graph has one that allows it (DeepLab v3), else in bands of rows on the interpreter's threads.
@@ -59,19 +61,11 @@ def _warp(img: np.ndarray, matrix: np.ndarray | None, width: int, height: int) -
     return cv2.warpAffine(img, matrix, (width, height), flags=_NEAREST_INVERSE, borderMode=replicate)
 
 
-def frame_map(small: np.ndarray, transform: Transform, in_height: int, in_width: int) -> np.ndarray:
-    """A class map at the output's size -> the frame's size: each frame pixel takes the class of the
-    output pixel its centre falls in."""
-    matrix = _sampling(small.shape, transform, in_height, in_width)
-    return _warp(small, matrix, transform.frame_width, transform.frame_height)
-
-
-def pixel_weights(shape: tuple, transform: Transform, in_height: int, in_width: int) -> np.ndarray:
-    """For each pixel of an output map of ``shape`` (flattened), how many frame pixels ``frame_map``
-    gives its class. The mapping is separable (the matrix has no shear), so the same OpenCV call on
-    one row and one column of output indices says where each frame column and row samples from.
-    Counting classes at the output's size with these weights gives the frame map's histogram: 66,049
-    pixels weighed instead of 307,200 counted for DeepLab on a 640x480 frame."""
+def sampled_indices(shape: tuple, transform: Transform, in_height: int, in_width: int) -> tuple:
+    """For an output map of ``shape``: the output row each frame row takes its class from, and the
+    output column each frame column does (the pixel its centre falls in). The mapping is separable
+    (the matrix has no shear), so the OpenCV call that would warp the whole map, made on one row and
+    one column of output indices, says where each frame column and row samples from."""
     oh, ow = shape
     fw, fh = transform.frame_width, transform.frame_height
     matrix = _sampling(shape, transform, in_height, in_width)
@@ -81,24 +75,39 @@ def pixel_weights(shape: tuple, transform: Transform, in_height: int, in_width: 
     else:  # one axis each: the other's row of the matrix sends every pixel to 0
         x_from = _warp(columns, np.float32([matrix[0], [0, 0, 0]]), fw, 1)
         y_from = _warp(rows, np.float32([[0, 0, 0], matrix[1]]), 1, fh)
-    per_column = np.bincount(x_from.ravel().astype(np.intp), minlength=ow)
-    per_row = np.bincount(y_from.ravel().astype(np.intp), minlength=oh)
-    return np.outer(per_row, per_column).ravel().astype(np.float64)
+    return y_from.ravel().astype(np.intp), x_from.ravel().astype(np.intp)
+
+
+def pixel_weights(shape: tuple, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """For each pixel of an output map of ``shape``, how many frame pixels take its class
+    (``sampled_indices``' rows and columns). Counting classes at the output's size with these
+    weights gives the frame map's histogram: 66,049 pixels weighed instead of 307,200 counted for
+    DeepLab on a 640x480 frame."""
+    per_row, per_column = np.bincount(rows, minlength=shape[0]), np.bincount(columns, minlength=shape[1])
+    return np.outer(per_row, per_column).astype(np.float64)
 
 
 def segmentation(
-    class_map: np.ndarray, labels: tuple[str, ...] | None, counts: np.ndarray | None = None
+    class_map: np.ndarray,
+    labels: tuple[str, ...] | None,
+    counts: np.ndarray | None = None,
+    sampling: tuple | None = None,
 ) -> Segmentation:
-    """The classes found in a map, most pixels first, with their shares of it (``counts``: its pixels
-    per class id when known already)."""
-    if counts is None and class_map.dtype == np.uint8:  # a histogram: faster than bincount
+    """The classes found in a map, most pixels first, with their shares of the frame (``counts``:
+    its frame pixels per class id when known already; ``sampling``: ``sampled_indices``' rows and
+    columns when the map is at the output's size)."""
+    rows, columns = sampling or (None, None)
+    if counts is None and rows is not None:  # each output pixel weighed by the frame pixels it gives
+        weights = pixel_weights(class_map.shape, rows, columns)
+        counts = np.bincount(class_map.ravel(), weights.ravel()).astype(np.int64)
+    elif counts is None and class_map.dtype == np.uint8:  # a histogram: faster than bincount
         counts = cv2.calcHist([class_map], [0], None, [256], [0, 256]).ravel().astype(np.int64)
     elif counts is None:
         counts = np.bincount(class_map.ravel())
     ids = np.flatnonzero(counts)
     ids = ids[np.argsort(-counts[ids], kind="stable")]
-    shares = counts[ids] / class_map.size
-    return Segmentation(class_map, ids, shares, label_names(ids, labels))
+    pixels = class_map.size if rows is None else len(rows) * len(columns)
+    return Segmentation(class_map, ids, counts[ids] / pixels, label_names(ids, labels), rows, columns)
 
 
 def _upsample_strides(model: ModelFile, tensor: int, shape: tuple) -> tuple[int, int] | None:
@@ -127,20 +136,19 @@ class Segmenter(Task):
         self._dtype = np.uint8 if classes <= 256 else np.uint16
         self._bands = runtime.threads
         self._pool = None
-        self._weights: tuple | None = None  # (the transform, its pixel_weights (H, W), their cell sums)
+        self._sampling: tuple | None = None  # (transform, (rows, columns), pixel weights, cell sums)
         if self._bands > 1:
             self._pool = ThreadPoolExecutor(self._bands - 1, thread_name_prefix="edgesight-argmax")
 
     def decode(self, outputs: list[np.ndarray], transform: Transform) -> Segmentation:
         scores = outputs[self._index][0]
         inp = self.spec.input
-        if self._weights is None or self._weights[0] != transform:  # a camera's frames share one
-            weights = pixel_weights(scores.shape[:2], transform, inp.height, inp.width).reshape(
-                scores.shape[:2]
-            )
+        if self._sampling is None or self._sampling[0] != transform:  # a camera's frames share one
+            rows, columns = sampled_indices(scores.shape[:2], transform, inp.height, inp.width)
+            weights = pixel_weights(scores.shape[:2], rows, columns)
             per_cell = cell_weights(weights, self._strides) if self._strides else None
-            self._weights = (transform, weights, per_cell)
-        _, weights, per_cell = self._weights
+            self._sampling = (transform, (rows, columns), weights, per_cell)
+        _, indices, weights, per_cell = self._sampling
         cells = argmax_upsampled(scores, self._strides, self._dtype) if self._strides else None
         if cells is not None:
             small = cells.classes
@@ -148,8 +156,7 @@ class Segmenter(Task):
         else:
             small = argmax_bands(scores, self._pool, self._bands).astype(self._dtype)
             counts = np.bincount(small.ravel(), weights=weights.ravel())
-        class_map = frame_map(small, transform, inp.height, inp.width)
-        return segmentation(class_map, self.spec.labels, counts.astype(np.int64))
+        return segmentation(small, self.spec.labels, counts.astype(np.int64), indices)
 
     def close(self) -> None:
         if self._pool is not None:
