@@ -145,6 +145,7 @@ class Segmenter(Task):
         inp = self.spec.input
         if self._sampling is None or self._sampling[0] != transform:  # a camera's frames share one
             rows, columns = sampled_indices(scores.shape[:2], transform, inp.height, inp.width)
+            rows.flags.writeable = columns.flags.writeable = False  # every frame's result shares them
             weights = pixel_weights(scores.shape[:2], rows, columns)
             per_cell = cell_weights(weights, self._strides) if self._strides else None
             self._sampling = (transform, (rows, columns), weights, per_cell)
