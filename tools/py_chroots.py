@@ -12,6 +12,7 @@ Prints one line per release with its Python and the pytest tally; exit 0 when ev
 from __future__ import annotations
 
 import argparse
+import shutil
 import contextlib
 import os
 import re
@@ -131,6 +132,9 @@ def main(argv: list[str]) -> int:
         print(
             "py_chroots: needs root (debootstrap, chroot, mount): sudo make python-versions", file=sys.stderr
         )
+        return 2
+    if shutil.which("debootstrap") is None:
+        print("py_chroots: debootstrap is not installed (make python-versions installs it)", file=sys.stderr)
         return 2
     results = []
     for release in args.releases.split(","):
