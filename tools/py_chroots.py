@@ -12,11 +12,11 @@ Prints one line per release with its Python and the pytest tally; exit 0 when ev
 from __future__ import annotations
 
 import argparse
-import shutil
 import contextlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
