@@ -253,6 +253,28 @@ def test_only_the_classes_are_tinted_inside_the_rectangle_that_holds_them():
     assert (image[85, 30] != image[100, 130]).any()  # a colour per class
 
 
+@pytest.mark.parametrize("labels", ["background", "none"])
+def test_a_map_at_the_outputs_size_is_drawn_as_its_frame_map(assets, labels):
+    """DeepLab's map stays at 257 x 257 with the transform back; drawn, only the tinted rectangle is
+    made at the frame's size. The picture is the one the whole frame map gives, pixel for pixel, with
+    the background class untinted and, without labels, with class 0 as the background."""
+    from dataclasses import replace
+
+    frame = cv2.resize(read_image(IMAGES / "segmentation_input_rotation0.jpg"), (640, 480))[:, 40:600]
+    with edge.load(assets / DEEPLAB, threads=1) as model:
+        result = model(frame)
+    if labels == "none":
+        result = replace(result, labels=(None,) * len(result.labels))
+    assert result.class_map.shape == (257, 257) and result.frame_size == (560, 480)
+    whole = replace(result, class_map=result.frame_map(), rows=None, columns=None)
+    drawn = edge.draw(frame, result)
+    assert np.array_equal(drawn, edge.draw(frame, whole))
+    tinted = np.abs(drawn.astype(int) - frame).sum(axis=2) > 0
+    assert (
+        tinted[whole.class_map != 0].mean() > 0.95 and not tinted[200:, :][whole.class_map[200:] == 0].any()
+    )
+
+
 def test_predict_and_run_through_the_cli(assets, pose_clip, tmp_path):
     done = run_cli("predict", assets / POSE, IMAGES / "squat.bmp", IMAGES / "yoga_pose.jpg", "--json")
     assert done.returncode == 0, done.stderr
