@@ -77,15 +77,19 @@ def _op_name(code: Table) -> tuple[str, bool]:
     return name, True
 
 
+def _main_subgraph(content: bytes) -> Table | None:
+    subgraphs = Table.root(content).tables(_ModelF.SUBGRAPHS)
+    return subgraphs[0] if subgraphs else None
+
+
 def read_ops(content: bytes) -> tuple[Op, ...]:
     """Operators of the main subgraph, in execution order."""
-    model = Table.root(content)
-    names = [_op_name(code) for code in model.tables(_ModelF.OPERATOR_CODES)]
-    subgraphs = model.tables(_ModelF.SUBGRAPHS)
-    if not subgraphs:
+    names = [_op_name(code) for code in Table.root(content).tables(_ModelF.OPERATOR_CODES)]
+    subgraph = _main_subgraph(content)
+    if subgraph is None:
         return ()
     ops = []
-    for op in subgraphs[0].tables(_SubGraphF.OPERATORS):
+    for op in subgraph.tables(_SubGraphF.OPERATORS):
         index = int(op.scalar(_OperatorF.OPCODE_INDEX, "<I"))
         name, builtin = names[index] if index < len(names) else (f"OPCODE_{index}", True)
         ops.append(
@@ -117,28 +121,21 @@ def _height_width(tensor: Table) -> tuple[int, int] | None:
 
 def resize_producing(content: bytes, tensor: int) -> Resize | None:
     """The RESIZE_BILINEAR op that produces ``tensor`` (NHWC) in the main subgraph, else None."""
-    model = Table.root(content)
-    names = [_op_name(code)[0] for code in model.tables(_ModelF.OPERATOR_CODES)]
-    subgraphs = model.tables(_ModelF.SUBGRAPHS)
-    if not subgraphs:
+    ops = read_ops(content)
+    found = [i for i, op in enumerate(ops) if tensor in op.outputs]
+    if not found or ops[found[0]].name != "RESIZE_BILINEAR" or not ops[found[0]].inputs:
         return None
-    tensors = subgraphs[0].tables(_SubGraphF.TENSORS)
-    for op in subgraphs[0].tables(_SubGraphF.OPERATORS):
-        if tensor not in op.scalars(_OperatorF.OUTPUTS, "<i"):
-            continue
-        index = int(op.scalar(_OperatorF.OPCODE_INDEX, "<I"))
-        inputs = op.scalars(_OperatorF.INPUTS, "<i")
-        if index >= len(names) or names[index] != "RESIZE_BILINEAR" or not inputs:
-            return None
-        if not (0 <= inputs[0] < len(tensors) and 0 <= tensor < len(tensors)):
-            return None
-        source, size = _height_width(tensors[inputs[0]]), _height_width(tensors[tensor])
-        if source is None or size is None:
-            return None
-        options = op.table(_OperatorF.BUILTIN_OPTIONS)
-        align = _flag(options, _ResizeBilinearOptionsF.ALIGN_CORNERS)
-        return Resize(source, size, align, _flag(options, _ResizeBilinearOptionsF.HALF_PIXEL_CENTERS))
-    return None
+    subgraph = _main_subgraph(content)
+    tensors = subgraph.tables(_SubGraphF.TENSORS)
+    source_index = ops[found[0]].inputs[0]
+    if not (0 <= source_index < len(tensors) and 0 <= tensor < len(tensors)):
+        return None
+    source, size = _height_width(tensors[source_index]), _height_width(tensors[tensor])
+    if source is None or size is None:
+        return None
+    options = subgraph.tables(_SubGraphF.OPERATORS)[found[0]].table(_OperatorF.BUILTIN_OPTIONS)
+    align = _flag(options, _ResizeBilinearOptionsF.ALIGN_CORNERS)
+    return Resize(source, size, align, _flag(options, _ResizeBilinearOptionsF.HALF_PIXEL_CENTERS))
 
 
 def _flag(options: Table | None, slot: int) -> bool:

@@ -69,13 +69,13 @@ def _corner_keys(corners: np.ndarray) -> np.ndarray:
     """Per source point, its best class when that class leads every other by more than the resize
     kernel can round away; else -1."""
     planes = corners.transpose(2, 0, 1).copy()  # (C, ny, nx): elementwise from here
-    if np.issubdtype(planes.dtype, np.integer):
+    integer = np.issubdtype(planes.dtype, np.integer)
+    if integer:
         planes = planes.astype(np.int32)
     top = planes.max(axis=0)
-    if np.issubdtype(planes.dtype, np.integer):
-        tolerance = INTEGER_TOLERANCE
-    else:
-        tolerance = FLOAT_TOLERANCE * max(1.0, float(top.max()), -float(top.min()))
+    tolerance = (
+        INTEGER_TOLERANCE if integer else FLOAT_TOLERANCE * max(1.0, float(top.max()), -float(top.min()))
+    )
     near = (planes >= top - tolerance).reshape(len(planes), -1).astype(np.float32)  # best and close
     count, index = np.dot(_count_and_index(len(planes)), near)  # one product: how many, and whose
     return np.where(count == 1, index, -1).astype(np.int32).reshape(top.shape)

@@ -28,7 +28,7 @@ from edge.tasks.anchor_free import anchor_points
 STRIDES = (8, 16, 32)
 REACH = (64.0, 128.0, 384.0)  # pixels: the longest box distance each level can express
 GRID = DistanceGrid(STRIDES, REACH)  # the anchor points: edge decodes the .tflite's distances on them
-DISTANCE_GRID = {"strides": list(STRIDES), "reach": list(REACH)}  # GRID, as the metadata holds it
+DISTANCE_GRID = {"strides": list(GRID.strides), "reach": list(GRID.reach)}  # GRID, as the metadata holds it
 
 
 @dataclass(frozen=True)
