@@ -59,7 +59,7 @@ def test_deeplab_is_decoded_through_its_upsample_exactly(assets):
             assert found is not None and found.settled.mean() > 0.7, path.name  # most cells settled
             assert np.array_equal(found.classes, np.argmax(scores, axis=-1)), path.name
             weights = pixel_weights((257, 257), *sampled_indices((257, 257), transform, 257, 257))
-            counts = weighted_counts(found, weights, cell_weights(weights, (8, 8)), 21)
+            counts = weighted_counts(found, cell_weights(weights, (8, 8)), 21)
             assert np.array_equal(counts, np.bincount(found.classes.ravel(), weights.ravel(), minlength=21))
 
 
@@ -127,7 +127,7 @@ def test_counts_by_cell_are_the_pixels_counts(strides, past):
     assert found is not None and found.settled.any() and not found.settled.all()
     assert np.array_equal(found.classes, np.argmax(scores, axis=-1))
     weights = rng.integers(0, 4, scores.shape[:2]).astype(np.float64)
-    counts = weighted_counts(found, weights, cell_weights(weights, strides), 4)
+    counts = weighted_counts(found, cell_weights(weights, strides), 4)
     assert np.array_equal(counts, np.bincount(found.classes.ravel(), weights.ravel(), minlength=4))
 
 

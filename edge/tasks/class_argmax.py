@@ -11,8 +11,9 @@ numpy's argmax over a short last axis costs a call per pixel (about 1 ms for Dee
   pixels every ``s`` pixels, each ``s x s`` cell between four such points is a bilinear blend of their
   scores. The difference of two classes' scores is then bilinear in the cell, so it is smallest at a
   corner: a class that beats every other at the four corners, by more than the kernel's rounding,
-  wins at every pixel of the cell. Only the other cells, along the class boundaries (4 to 22% of
-  DeepLab's on the asset photos), are read in full.
+  wins at every pixel of the cell. In the other cells, along the class boundaries (4 to 22% of
+  DeepLab's on the asset photos), the few classes that can win there are blended from the corners
+  as the kernel does, and only the pixels where two of them come within its rounding are read.
 """
 
 from __future__ import annotations
@@ -65,17 +66,23 @@ def grid_strides(resize: Resize | None) -> tuple[int, int] | None:
     return strides[0], strides[1]
 
 
-def _corner_keys(corners: np.ndarray) -> np.ndarray:
-    """Per source point, its best class when that class leads every other by more than the resize
-    kernel can round away; else -1."""
-    planes = corners.transpose(2, 0, 1).copy()  # (C, ny, nx): elementwise from here
+def _planes(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The source points' scores as (C, ny, nx) planes (int32 for integer outputs), each point's
+    best score, and how far the resize kernel can round a blended score: ``FLOAT_TOLERANCE`` of the
+    largest best score, or ``INTEGER_TOLERANCE`` steps."""
+    planes = corners.transpose(2, 0, 1).copy()  # elementwise from here
     integer = np.issubdtype(planes.dtype, np.integer)
     if integer:
         planes = planes.astype(np.int32)
     top = planes.max(axis=0)
-    tolerance = (
-        INTEGER_TOLERANCE if integer else FLOAT_TOLERANCE * max(1.0, float(top.max()), -float(top.min()))
-    )
+    if integer:
+        return planes, top, INTEGER_TOLERANCE
+    return planes, top, FLOAT_TOLERANCE * max(1.0, float(top.max()), -float(top.min()))
+
+
+def _keys(planes: np.ndarray, top: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per source point, its best class when that class leads every other by more than
+    ``tolerance``; else -1."""
     near = (planes >= top - tolerance).reshape(len(planes), -1).astype(np.float32)  # best and close
     count, index = np.dot(_count_and_index(len(planes)), near)  # one product: how many, and whose
     return np.where(count == 1, index, -1).astype(np.int32).reshape(top.shape)
@@ -87,16 +94,67 @@ def _count_and_index(classes: int) -> np.ndarray:
     return np.stack([np.ones(classes), np.arange(classes)]).astype(np.float32)  # exact to 2 ** 24
 
 
+def _corner_keys(corners: np.ndarray) -> np.ndarray:
+    """Per source point of (ny, nx, C) scores, its best class when that class leads every other by
+    more than the resize kernel can round away; else -1."""
+    return _keys(*_planes(corners))
+
+
+@lru_cache(maxsize=8)
+def _blend(strides: tuple[int, int]) -> np.ndarray:
+    """The bilinear weights of a cell's corners (top left, bottom left, top right, bottom right) at
+    each of its pixels, row by row: (sy * sx, 4)."""
+    fy, fx = np.arange(strides[0])[:, None] / strides[0], np.arange(strides[1])[None] / strides[1]
+    weights = ((1 - fy) * (1 - fx), fy * (1 - fx), (1 - fy) * fx, fy * fx)
+    return np.stack([w.ravel() for w in weights], axis=-1).astype(np.float32)
+
+
+def _refine(
+    scores: np.ndarray, planes: np.ndarray, tolerance: float, strides: tuple, cells: np.ndarray, dtype
+):
+    """The classes of the pixels of the unsettled ``cells`` (flat indices of cells, n), as
+    (sy * sx, n): exactly ``np.argmax(scores, -1)``.
+
+    A blended score lies between its corners' least and greatest, give or take the kernel's
+    rounding. So a class whose greatest corner trails some class's least by more than ``tolerance``
+    wins nowhere in the cell; the few others (2 to 6 on DeepLab's asset photos) are blended here
+    from their corners, one matrix product. Where the best of them leads the next by more than
+    ``tolerance`` it is the kernel's argmax as well; the other pixels, near-ties, are read in full.
+    This reads a few pixels of the output instead of every score of every pixel in the cells, which
+    right after ``invoke`` costs more than all the arithmetic."""
+    (sy, sx), (classes, _, columns) = strides, planes.shape
+    at = cells + cells // (columns - 1)  # the cells' top left corners, in the planes
+    corners = planes.reshape(classes, -1).take(np.stack([at, at + columns, at + 1, at + columns + 1]), axis=1)
+    low, high = corners.min(axis=1), corners.max(axis=1)  # (C, n)
+    ids = np.flatnonzero((high + tolerance >= low.max(axis=0)).any(axis=1)).astype(dtype)  # may win
+    blended = np.matmul(_blend(strides), corners[ids].astype(np.float32))  # (k, sy * sx, n)
+    best, second = blended[0].copy(), np.full(blended.shape[1:], -np.inf, np.float32)
+    found = np.full(best.shape, ids[0], dtype)
+    for j in range(1, len(ids)):  # in class order, a later class taking only a strictly higher score
+        np.copyto(found, ids[j], where=blended[j] > best)
+        np.maximum(second, np.minimum(blended[j], best), out=second)
+        np.maximum(best, blended[j], out=best)
+    unsure = np.flatnonzero(best - second <= tolerance)  # near-ties: read as the kernel rounded them
+    if len(unsure):
+        offset, cell = np.divmod(unsure, len(cells))
+        y = cells[cell] // (columns - 1) * sy + offset // sx
+        x = cells[cell] % (columns - 1) * sx + offset % sx
+        found.flat[unsure] = scores[y, x].argmax(axis=-1)
+    return found
+
+
 @dataclass(frozen=True)
 class CellMap:
     """A class map made through the upsample: ``classes`` (H, W); per cell, the class of its corners
-    (``first``), and the cells those do not settle (``unsettled``: rows and columns of cells)."""
+    (``first``: ny, nx) and whether that holds at each of its pixels (``settled``); the others
+    (``unsettled``: flat indices of cells) and their pixels' classes (``refined``: sy * sx, n)."""
 
     classes: np.ndarray
     strides: tuple[int, int]
     first: np.ndarray
     settled: np.ndarray
-    unsettled: tuple[np.ndarray, np.ndarray]
+    unsettled: np.ndarray
+    refined: np.ndarray
 
 
 def _cells(array: np.ndarray, strides: tuple[int, int]) -> np.ndarray:
@@ -113,43 +171,67 @@ def argmax_upsampled(scores: np.ndarray, strides: tuple[int, int], dtype) -> Cel
     whose source points sit every ``strides`` output pixels: corners first, then only the cells they
     do not settle. None when over ``MAX_UNSETTLED`` of the cells are unsettled.
 
-    Few, large numpy calls: right after ``invoke`` the caches are cold and each call costs several
-    times what it does in a loop of its own."""
+    Few numpy calls, each on few pixels: right after ``invoke`` the caches are cold, and reading
+    the output costs more than the arithmetic."""
     scores = np.ascontiguousarray(scores)
     h, w, _ = scores.shape
     sy, sx = strides
     hc, wc = sy * ((h - 1) // sy), sx * ((w - 1) // sx)  # the rows and columns inside cells
     if hc == 0 or wc == 0:
         return None
-    keys = _corner_keys(scores[: hc + 1 : sy, : wc + 1 : sx])
+    planes, top, tolerance = _planes(scores[: hc + 1 : sy, : wc + 1 : sx])
+    keys = _keys(planes, top, tolerance)
     first = keys[:-1, :-1]
     settled = (first == keys[1:, :-1]) & (first == keys[:-1, 1:]) & (first == keys[1:, 1:]) & (first >= 0)
-    bi, bj = np.nonzero(~settled)
-    if len(bi) > MAX_UNSETTLED * settled.size:
+    unsettled = np.flatnonzero(~settled)
+    if len(unsettled) > MAX_UNSETTLED * settled.size:
         return None
     first = first.astype(dtype)  # -1 (unsure) wraps round, in unsettled cells only
     out = np.empty((h, w), dtype)
-    out[:hc, :wc] = np.repeat(np.repeat(first, sy, axis=0), sx, axis=1)
-    if len(bi):  # the unsettled cells' pixels
-        _cells(out, strides)[bi, :, bj] = _cells(scores, strides)[bi, :, bj].argmax(axis=-1)
+    cells = _cells(out, strides)
+    cells[...] = first[:, None, :, None]
+    refined = np.empty((sy * sx, 0), dtype)
+    if len(unsettled):  # their pixels, (sy * sx, n), into the cells' (n, sy, sx)
+        refined = _refine(scores, planes, tolerance, strides, unsettled, dtype)
+        ci, cj = np.divmod(unsettled, settled.shape[1])
+        cells[ci, :, cj] = refined.reshape(sy, sx, -1).transpose(2, 0, 1)
     out[hc:] = scores[hc:].argmax(axis=-1)  # past the last source row or column: read in full
     out[:hc, wc:] = scores[:hc, wc:].argmax(axis=-1)
-    return CellMap(out, strides, first, settled, (bi, bj))
+    return CellMap(out, strides, first, settled, unsettled, refined)
 
 
-def cell_weights(weights: np.ndarray, strides: tuple[int, int]) -> np.ndarray:
-    """The sum of per-pixel ``weights`` (H, W) over each cell."""
-    return _cells(np.ascontiguousarray(weights), strides).sum(axis=(1, 3))
+@dataclass(frozen=True)
+class CellWeights:
+    """Per-pixel weights (H, W) laid out for ``weighted_counts``: their sum over each cell
+    (``per_cell``: ny, nx), each cell's pixels' (``in_cells``: sy * sx, ny * nx, as ``refined``),
+    and those of the pixels past the last source row or column (``rest``)."""
+
+    per_cell: np.ndarray
+    in_cells: np.ndarray
+    rest: np.ndarray
 
 
-def weighted_counts(cell_map: CellMap, weights: np.ndarray, per_cell: np.ndarray, length: int) -> np.ndarray:
-    """``np.bincount(classes, weights, minlength=length)`` of a ``CellMap`` (``weights`` C-contiguous),
-    a settled cell counted at once with its summed weight (``cell_weights``)."""
-    classes, settled, (bi, bj) = cell_map.classes, cell_map.settled, cell_map.unsettled
-    hc, wc = settled.shape[0] * cell_map.strides[0], settled.shape[1] * cell_map.strides[1]
-    ids = [cell_map.first[settled], classes[hc:].ravel(), classes[:hc, wc:].ravel()]
-    sums = [per_cell[settled], weights[hc:].ravel(), weights[:hc, wc:].ravel()]
-    if len(bi):
-        ids.append(_cells(classes, cell_map.strides)[bi, :, bj].ravel())
-        sums.append(_cells(weights, cell_map.strides)[bi, :, bj].ravel())
-    return np.bincount(np.concatenate(ids), np.concatenate(sums), minlength=length)
+def cell_weights(weights: np.ndarray, strides: tuple[int, int]) -> CellWeights:
+    """``weights`` (H, W) laid out by the cells of ``strides``: made once per frame size."""
+    cells = _cells(np.ascontiguousarray(weights), strides)
+    ny, sy, nx, sx = cells.shape
+    hc, wc = ny * sy, nx * sx
+    in_cells = np.ascontiguousarray(cells.transpose(1, 3, 0, 2).reshape(sy * sx, ny * nx))
+    return CellWeights(cells.sum(axis=(1, 3)), in_cells, _rest(weights, hc, wc))
+
+
+def _rest(array: np.ndarray, hc: int, wc: int) -> np.ndarray:
+    """The values of ``array`` past row ``hc`` or column ``wc``, in one order for classes and weights."""
+    return np.concatenate([array[hc:].ravel(), array[:hc, wc:].ravel()])
+
+
+def weighted_counts(cell_map: CellMap, weights: CellWeights, length: int) -> np.ndarray:
+    """``np.bincount(classes, pixel weights, minlength=length)`` of a ``CellMap``: a settled cell
+    counted at once with its summed weight, an unsettled one by its pixels."""
+    settled, (sy, sx) = cell_map.settled, cell_map.strides
+    rest = _rest(cell_map.classes, settled.shape[0] * sy, settled.shape[1] * sx)
+    ids = np.concatenate([cell_map.first[settled], cell_map.refined.ravel(), rest])
+    in_cells = weights.in_cells.take(cell_map.unsettled, axis=1).ravel()
+    return np.bincount(
+        ids, np.concatenate([weights.per_cell[settled], in_cells, weights.rest]), minlength=length
+    )

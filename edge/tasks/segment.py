@@ -136,7 +136,7 @@ class Segmenter(Task):
         self._dtype = np.uint8 if classes <= 256 else np.uint16
         self._bands = runtime.threads
         self._pool = None
-        self._sampling: tuple | None = None  # (transform, (rows, columns), pixel weights, cell sums)
+        self._sampling: tuple | None = None  # (transform, (rows, columns), pixel weights, by cells)
         if self._bands > 1:
             self._pool = ThreadPoolExecutor(self._bands - 1, thread_name_prefix="edgesight-argmax")
 
@@ -147,13 +147,13 @@ class Segmenter(Task):
             rows, columns = sampled_indices(scores.shape[:2], transform, inp.height, inp.width)
             rows.flags.writeable = columns.flags.writeable = False  # every frame's result shares them
             weights = pixel_weights(scores.shape[:2], rows, columns)
-            per_cell = cell_weights(weights, self._strides) if self._strides else None
-            self._sampling = (transform, (rows, columns), weights, per_cell)
-        _, indices, weights, per_cell = self._sampling
+            by_cells = cell_weights(weights, self._strides) if self._strides else None
+            self._sampling = (transform, (rows, columns), weights, by_cells)
+        _, indices, weights, by_cells = self._sampling
         cells = argmax_upsampled(scores, self._strides, self._dtype) if self._strides else None
         if cells is not None:
             small = cells.classes
-            counts = weighted_counts(cells, weights, per_cell, scores.shape[-1])
+            counts = weighted_counts(cells, by_cells, scores.shape[-1])
         else:
             small = argmax_bands(scores, self._pool, self._bands).astype(self._dtype)
             counts = np.bincount(small.ravel(), weights=weights.ravel())
