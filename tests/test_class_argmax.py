@@ -103,6 +103,22 @@ def test_integer_near_ties_are_read_in_full():
     assert INTEGER_TOLERANCE >= 1  # a lead of one step is within it
 
 
+def test_a_class_second_at_every_corner_wins_inside_the_cell():
+    """Corners that alternate between classes 0 and 1 (10 against 0) blend to 5 and 5 mid-cell,
+    where class 2, second everywhere at 6, wins: a cell's candidates are the classes whose best
+    corner reaches the others' worst, not only the corners' winners."""
+    coarse = np.zeros((9, 9, 3))
+    coarse[..., 0], coarse[..., 2] = 10, 6
+    checks = (np.add.outer(np.arange(3), np.arange(3)) % 2).astype(bool)
+    coarse[3:6, 3:6, 0] = np.where(checks, 0, 10)
+    coarse[3:6, 3:6, 1] = np.where(checks, 10, 0)
+    for rounding in (False, True):
+        scores = _upsample(coarse, (4, 4), rounding)
+        found = argmax_upsampled(scores, (4, 4), np.uint8)
+        assert found is not None and np.array_equal(found.classes, np.argmax(scores, axis=-1))
+        assert (found.classes == 2).any() and (found.classes == 1).any()
+
+
 def test_float_ties_and_noise():
     rng = np.random.default_rng(4)
     coarse = _blocky(rng, 17, 17, 5, 6)

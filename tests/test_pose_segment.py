@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -249,6 +250,41 @@ def test_only_the_classes_are_tinted_inside_the_rectangle_that_holds_them():
     assert tinted[80:100, 20:40].all() and tinted[90:110, 120:140].all()
     assert not tinted[80:110, 42:118].any() and not tinted[112:, :].any()  # background between and below
     assert (image[85, 30] != image[100, 130]).any()  # a colour per class
+
+
+def test_sparse_regions_are_tinted_box_by_box_as_the_whole_frame_would_be():
+    """A few small regions far apart: each region's box is tinted on its own (boxes that overlap
+    merged, so no pixel is blended twice), and the picture is the whole frame's blend, pixel for
+    pixel, below the legend."""
+    from edge.sinks.render import MASK_ALPHA, _class_lut, _disjoint, _tinted_rects
+
+    class_map = np.zeros((60, 80), np.uint8)  # at the output's size, every 8 frame pixels one
+    class_map[30:40, 5:8] = class_map[37:40, 5:20] = 15  # an L
+    class_map[20:30, 30:32] = class_map[28:30, 30:45] = 12  # another, and inside its box ...
+    class_map[22:25, 40:44] = 7  # ... two regions that do not touch it
+    class_map[25, 34:38] = 3
+    class_map[55, 70] = 15  # one pixel
+    rows, columns = np.arange(480) // 8, np.arange(640) // 8
+    counts = np.bincount(class_map[rows][:, columns].ravel())
+    ids = np.flatnonzero(counts)
+    result = Segmentation(
+        class_map, ids, counts[ids] / counts.sum(), ("bg", "a", "b", "c", "d"), rows, columns
+    )
+    rects = _tinted_rects(result, 0)
+    assert len(rects) == 3  # the L, the three in one box, the pixel
+    assert sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects) < 0.1 * 640 * 480
+    frame = np.random.default_rng(8).integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    drawn = edge.draw(frame, replace(result, labels=(None,) * len(ids)))
+    full = result.frame_map()
+    colored = cv2.applyColorMap(full, _class_lut())
+    expected = np.where(
+        (full != 0)[..., None], cv2.addWeighted(frame, 1 - MASK_ALPHA, colored, MASK_ALPHA, 0), frame
+    )
+    assert np.array_equal(drawn[150:], expected[150:])
+    assert _disjoint([(0, 0, 4, 4), (10, 0, 4, 4), (3, 3, 8, 2), (20, 20, 1, 1)]) == [
+        (0, 0, 14, 5),
+        (20, 20, 1, 1),
+    ]
 
 
 @pytest.mark.parametrize("labels", ["background", "none"])

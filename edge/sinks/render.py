@@ -81,20 +81,17 @@ def _background(result: Segmentation) -> int | None:
 
 
 def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line: int) -> None:
-    """Each class but the background tinted with its colour, then the legend. Only the rectangle that
-    holds tinted pixels is made at the frame's size, coloured and blended: in a street or a room most
-    of the frame is background."""
+    """Each class but the background tinted with its colour, then the legend. Only the rectangles
+    that hold tinted pixels are made at the frame's size, coloured and blended: in a street or a room
+    most of the frame is background."""
     background = _background(result)
     if result.frame_size != (img.shape[1], img.shape[0]):  # drawn at another size: resize the map
         class_map = cv2.resize(
             result.frame_map(), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST
         )
         result = replace(result, class_map=class_map, rows=None, columns=None)
-    if background is None:
-        x0, y0, x1, y1 = 0, 0, img.shape[1], img.shape[0]
-    else:
-        x0, y0, x1, y1 = _tinted_bounds(result, background)
-    if x1 > x0 and y1 > y0:
+    whole = [(0, 0, img.shape[1], img.shape[0])]
+    for x0, y0, x1, y1 in whole if background is None else _tinted_rects(result, background):
         part = result.frame_map(x0, y0, x1, y1)
         if background is None:
             where = None
@@ -108,13 +105,52 @@ def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line
         put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
 
 
-def _tinted_bounds(result: Segmentation, background: int) -> tuple[int, int, int, int]:
-    """The frame rectangle (x0, y0, x1, y1) that holds every class but ``background``: found on the
-    map as it is (at the output's size for a segmenter) and taken to frame pixels."""
+SPARSE = 0.25  # tinted pixels under this share of the box round them all: tint each region's box
+MAX_REGIONS = 12  # more regions than that: one box round them all costs less
+
+
+def _tinted_rects(result: Segmentation, background: int) -> list[tuple[int, int, int, int]]:
+    """Frame rectangles (x0, y0, x1, y1), none overlapping, that hold every class but ``background``,
+    found on the map as it is (at the output's size for a segmenter) and taken to frame pixels: the
+    box round them all; or, when they fill little of it (a few cars in a street), the boxes of the
+    map's regions (outer contours), merged where they overlap. Finding the regions costs about as
+    much as tinting a quarter of the frame, so it is done only where it saves more."""
     small = result.class_map
-    plain = background == 0 and small.dtype == np.uint8
-    x, y, w, h = cv2.boundingRect(small if plain else (small != background).view(np.uint8))
-    if not w or not h or result.rows is None:
+    mask = small if background == 0 and small.dtype == np.uint8 else (small != background).view(np.uint8)
+    whole = _frame_rect(result, cv2.boundingRect(mask))
+    rects = [whole]
+    (x0, y0, x1, y1), (w, h) = whole, result.frame_size
+    tinted = float(result.shares[result.class_ids != background].sum()) * w * h  # frame pixels
+    if tinted < SPARSE * (x1 - x0) * (y1 - y0):
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        if len(contours) <= MAX_REGIONS:
+            rects = [_frame_rect(result, box) for box in _disjoint([cv2.boundingRect(c) for c in contours])]
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in rects if x1 > x0 and y1 > y0]  # some sampled
+
+
+def _disjoint(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """(x, y, w, h) boxes, any two that overlap replaced by the box round both until none do: a
+    pixel in two would be tinted twice."""
+    boxes = list(boxes)
+    i = 0
+    while i < len(boxes):
+        x, y, w, h = boxes[i]
+        for j in range(i + 1, len(boxes)):
+            u, v, p, q = boxes[j]
+            if u < x + w and x < u + p and v < y + h and y < v + q:
+                x0, y0 = min(x, u), min(y, v)
+                boxes[i] = (x0, y0, max(x + w, u + p) - x0, max(y + h, v + q) - y0)
+                del boxes[j]
+                i = -1  # the grown box may now overlap one checked before: start again
+                break
+        i += 1
+    return boxes
+
+
+def _frame_rect(result: Segmentation, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """A map box (x, y, w, h) as the frame rectangle (x0, y0, x1, y1) of the pixels that sample it."""
+    x, y, w, h = box
+    if result.rows is None:
         return x, y, x + w, y + h
     span = np.searchsorted  # rows and columns never decrease: frame pixels in order sample in order
     x0, x1 = int(span(result.columns, x)), int(span(result.columns, x + w - 1, side="right"))
