@@ -58,7 +58,7 @@ def test_deeplab_is_decoded_through_its_upsample_exactly(assets):
             found = argmax_upsampled(scores, (8, 8), np.uint8)
             assert found is not None and found.settled.mean() > 0.7, path.name  # most cells settled
             assert np.array_equal(found.classes, np.argmax(scores, axis=-1)), path.name
-            weights = pixel_weights((257, 257), *sampled_indices((257, 257), transform, 257, 257))
+            weights = pixel_weights((257, 257), sampled_indices((257, 257), transform, 257, 257))
             counts = weighted_counts(found, cell_weights(weights, (8, 8)), 21)
             assert np.array_equal(counts, np.bincount(found.classes.ravel(), weights.ravel(), minlength=21))
 

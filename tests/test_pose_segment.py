@@ -16,7 +16,7 @@ import pytest
 import edge
 from edge.sources.images import read_image
 from edge.tasks.pose import BODY_EXPANSION, TORSO_EXPANSION, next_crop
-from edge.tasks.results import KEYPOINTS, Poses, Segmentation
+from edge.tasks.results import KEYPOINTS, Poses, Sampling, Segmentation
 from tests.conftest import IMAGES, POSE_CLIP_FRAMES, needs_tensorflow, run_cli
 
 POSE = "models/pose/movenet_single_pose_lightning_ptq.tflite"
@@ -113,7 +113,7 @@ def test_the_frame_map_and_its_counts_are_the_warped_maps(mode):
         assert np.array_equal(result.shares, (counted[result.class_ids] / warped.size).astype(np.float32))
         y0, y1, x0, x1 = fh // 5, fh - fh // 3, fw // 7, fw - fw // 4
         assert np.array_equal(result.frame_map(x0, y0, x1, y1), warped[y0:y1, x0:x1])
-        weighed = np.bincount(small.ravel(), weights=pixel_weights(small.shape, *sampling).ravel())
+        weighed = np.bincount(small.ravel(), weights=pixel_weights(small.shape, sampling).ravel())
         assert weighed.sum() == fh * fw
         histogram = np.bincount(warped.ravel(), minlength=len(weighed))
         assert np.array_equal(weighed.astype(int), histogram), (fh, fw)
@@ -268,7 +268,7 @@ def test_sparse_regions_are_tinted_box_by_box_as_the_whole_frame_would_be():
     counts = np.bincount(class_map[rows][:, columns].ravel())
     ids = np.flatnonzero(counts)
     result = Segmentation(
-        class_map, ids, counts[ids] / counts.sum(), ("bg", "a", "b", "c", "d"), rows, columns
+        class_map, ids, counts[ids] / counts.sum(), ("bg", "a", "b", "c", "d"), Sampling(rows, columns)
     )
     rects = _tinted_rects(result, 0)
     assert len(rects) == 3  # the L, the three in one box, the pixel
@@ -300,7 +300,7 @@ def test_a_map_at_the_outputs_size_is_drawn_as_its_frame_map(assets, labels):
     if labels == "none":
         result = replace(result, labels=(None,) * len(result.labels))
     assert result.class_map.shape == (257, 257) and result.frame_size == (560, 480)
-    whole = replace(result, class_map=result.frame_map(), rows=None, columns=None)
+    whole = replace(result, class_map=result.frame_map(), sampling=None)
     drawn = edge.draw(frame, result)
     assert np.array_equal(drawn, edge.draw(frame, whole))
     tinted = np.abs(drawn.astype(int) - frame).sum(axis=2) > 0

@@ -32,6 +32,26 @@ def test_detections_json_shape_and_validation_messages():
         Classes(ids=[1, 2], scores=[0.5], labels=("a", "b"))
 
 
+def test_a_sampling_is_checked_once_and_gives_the_frame_pixels_of_a_map_box():
+    from edge.tasks.results import Sampling, Segmentation
+
+    sampling = Sampling([0, 0, 1, 1, 1, 3], [0, 1, 1, 2])  # row 2 and beyond column 2: not sampled
+    assert sampling.frame_size == (4, 6) and sampling.extent == (3, 4)
+    assert not sampling.rows.flags.writeable  # shared by every frame's result: read-only
+    assert sampling.spans(1, 1, 1, 1) == (1, 2, 3, 5)  # map pixel (1, 1): frame columns 1-2, rows 2-4
+    assert sampling.spans(0, 2, 3, 1) == (0, 5, 4, 5)  # map row 2: no frame row samples it
+    assert sampling.spans(5, 3, 2, 2) == (4, 5, 4, 6)  # past the last sampled column: empty
+    with pytest.raises(ValueError, match="rows: indices must be 0 or more and never decrease"):
+        Sampling([0, 2, 1], [0])
+    with pytest.raises(ValueError, match="columns: indices must be 0 or more"):
+        Sampling([0], [-1, 0])
+    with pytest.raises(ValueError, match=r"sampling: reads a 3 x 4 map, the class map is 3 x 3"):
+        Segmentation(np.zeros((3, 3), np.uint8), [0], [1.0], ["bg"], sampling)
+    result = Segmentation(np.arange(12, dtype=np.uint8).reshape(4, 3), [0], [1.0], ["bg"], sampling)
+    assert result.frame_size == (4, 6) and result.frame_map().shape == (6, 4)
+    assert result.frame_map(1, 2, 3, 5).tolist() == [[4, 4], [4, 4], [4, 4]]
+
+
 def test_third_party_metadata_is_read(assets):
     m = read_model_file(assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite")
     assert m.metadata.inputs[0].mean == (127.5,) and m.metadata.inputs[0].std == (127.5,)

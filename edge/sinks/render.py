@@ -89,7 +89,7 @@ def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line
         class_map = cv2.resize(
             result.frame_map(), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST
         )
-        result = replace(result, class_map=class_map, rows=None, columns=None)
+        result = replace(result, class_map=class_map, sampling=None)
     whole = [(0, 0, img.shape[1], img.shape[0])]
     for x0, y0, x1, y1 in whole if background is None else _tinted_rects(result, background):
         part = result.frame_map(x0, y0, x1, y1)
@@ -150,12 +150,7 @@ def _disjoint(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, in
 def _frame_rect(result: Segmentation, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """A map box (x, y, w, h) as the frame rectangle (x0, y0, x1, y1) of the pixels that sample it."""
     x, y, w, h = box
-    if result.rows is None:
-        return x, y, x + w, y + h
-    span = np.searchsorted  # rows and columns never decrease: frame pixels in order sample in order
-    x0, x1 = int(span(result.columns, x)), int(span(result.columns, x + w - 1, side="right"))
-    y0, y1 = int(span(result.rows, y)), int(span(result.rows, y + h - 1, side="right"))
-    return x0, y0, x1, y1
+    return (x, y, x + w, y + h) if result.sampling is None else result.sampling.spans(x, y, w, h)
 
 
 def _tint(img: np.ndarray, class_map: np.ndarray, class_ids, where: np.ndarray | None) -> None:

@@ -83,15 +83,10 @@ def _planes(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 def _keys(planes: np.ndarray, top: np.ndarray, tolerance: float) -> np.ndarray:
     """Per source point, its best class when that class leads every other by more than
     ``tolerance``; else -1."""
-    near = (planes >= top - tolerance).reshape(len(planes), -1).astype(np.float32)  # best and close
-    count, index = np.dot(_count_and_index(len(planes)), near)  # one product: how many, and whose
-    return np.where(count == 1, index, -1).astype(np.int32).reshape(top.shape)
-
-
-@lru_cache(maxsize=8)
-def _count_and_index(classes: int) -> np.ndarray:
-    """Rows of ones and of class indices: times a near-best mask, how many classes and (for one) which."""
-    return np.stack([np.ones(classes), np.arange(classes)]).astype(np.float32)  # exact to 2 ** 24
+    near = planes >= top - tolerance  # the best, and any close to it
+    keys = near.argmax(axis=0)  # the first near the best: the best, where it is the only one
+    keys[near.sum(axis=0) != 1] = -1
+    return keys
 
 
 def _corner_keys(corners: np.ndarray) -> np.ndarray:
@@ -126,21 +121,17 @@ def _refine(
     at = cells + cells // (columns - 1)  # the cells' top left corners, in the planes
     corners = planes.reshape(classes, -1).take(np.stack([at, at + columns, at + 1, at + columns + 1]), axis=1)
     low, high = corners.min(axis=1), corners.max(axis=1)  # (C, n)
-    ids = np.flatnonzero((high + tolerance >= low.max(axis=0)).any(axis=1)).astype(dtype)  # may win
-    blended = np.matmul(_blend(strides), corners[ids].astype(np.float32))  # (k, sy * sx, n)
-    best, second = blended[0].copy(), np.full(blended.shape[1:], -np.inf, np.float32)
-    found = np.full(best.shape, ids[0], dtype)
-    for j in range(1, len(ids)):  # in class order, a later class taking only a strictly higher score
-        np.copyto(found, ids[j], where=blended[j] > best)
-        np.maximum(second, np.minimum(blended[j], best), out=second)
-        np.maximum(best, blended[j], out=best)
-    unsure = np.flatnonzero(best - second <= tolerance)  # near-ties: read as the kernel rounded them
+    ids = np.flatnonzero((high + tolerance >= low.max(axis=0)).any(axis=1))  # may win in some cell
+    blended = np.matmul(_blend(strides), corners[ids].astype(np.float32)).reshape(len(ids), -1)
+    near = blended >= blended.max(axis=0) - tolerance  # (k, sy * sx * n): the best, and any close
+    found = np.dot(ids.astype(np.float32), near.astype(np.float32)).astype(dtype)  # where only one
+    unsure = np.flatnonzero(near.sum(axis=0) != 1)  # near-ties: read as the kernel rounded them
     if len(unsure):
         offset, cell = np.divmod(unsure, len(cells))
         y = cells[cell] // (columns - 1) * sy + offset // sx
         x = cells[cell] % (columns - 1) * sx + offset % sx
-        found.flat[unsure] = scores[y, x].argmax(axis=-1)
-    return found
+        found[unsure] = scores[y, x].argmax(axis=-1)
+    return found.reshape(sy * sx, -1)
 
 
 @dataclass(frozen=True)

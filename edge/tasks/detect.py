@@ -26,7 +26,7 @@ def label_names(class_ids: np.ndarray, labels: tuple[str, ...] | None) -> tuple[
     """The label of each class id; None for ids the labels do not cover (or without labels)."""
     if labels is None:
         return (None,) * len(class_ids)
-    return tuple(labels[i] if 0 <= i < len(labels) else None for i in (int(c) for c in class_ids))
+    return tuple(labels[i] if 0 <= i < len(labels) else None for i in map(int, class_ids))
 
 
 def detections(

@@ -6,6 +6,7 @@ Rendering, JSON and metrics read these types; nothing downstream knows which mod
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Union
 
 import numpy as np
@@ -198,22 +199,66 @@ class Poses:
 
 
 @dataclass(frozen=True, eq=False)
+class Sampling:
+    """The transform back from a map at a model's output size to a frame: frame pixel (y, x) takes the
+    class of map pixel (``rows[y]``, ``columns[x]``), its centre's nearest. Both never decrease, as
+    any resize samples; made once per frame size and shared, read-only, by every frame's result."""
+
+    rows: np.ndarray
+    columns: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "columns"):
+            index = np.array(getattr(self, name), dtype=np.intp)  # a copy of its own, then read-only
+            _check(name, index, (None,))
+            if (len(index) and index[0] < 0) or (np.diff(index) < 0).any():
+                raise ValueError(f"{name}: indices must be 0 or more and never decrease")
+            index.flags.writeable = False
+            object.__setattr__(self, name, index)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """The frame's (width, height)."""
+        return len(self.columns), len(self.rows)
+
+    @cached_property
+    def extent(self) -> tuple[int, int]:
+        """The (width, height) of the map it reads at least: one past its last column and row."""
+        return tuple(int(i[-1]) + 1 if len(i) else 0 for i in (self.columns, self.rows))
+
+    def spans(self, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
+        """The frame rectangle (x0, y0, x1, y1) of the pixels that sample map box (x, y, w, h); empty
+        when none does."""
+        (left_x, left_y), (right_x, right_y) = self._starts
+        last_x, last_y = len(left_x) - 1, len(left_y) - 1  # past the last sampled: none samples it
+        x0, y0 = int(left_x[min(x, last_x)]), int(left_y[min(y, last_y)])
+        return x0, y0, int(right_x[min(x + w - 1, last_x)]), int(right_y[min(y + h - 1, last_y)])
+
+    @cached_property
+    def _starts(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+        """Per map column and row up to one past the last sampled: the first frame column and row
+        that samples it or one after it, and the first that samples one after it."""
+        per_axis = [(np.arange(n + 1), i) for n, i in zip(self.extent, (self.columns, self.rows))]
+        left = tuple(np.searchsorted(i, at) for at, i in per_axis)
+        right = tuple(np.searchsorted(i, at, side="right") for at, i in per_axis)
+        return left, right
+
+
+@dataclass(frozen=True, eq=False)
 class Segmentation:
     """A class for every pixel; the classes found, most pixels first: class_ids (K,), shares (K,) of
     the frame's pixels and labels (K,).
 
-    ``class_map`` (H, W) is in frame pixels; or, when ``rows`` and ``columns`` are given, at the
-    model's output size, frame pixel (y, x) taking the class of ``class_map[rows[y], columns[x]]``
-    (the transform back, nearest pixel). ``frame_map()`` gives the frame's map, or a part of it, in
-    both cases: a segmenter leaves the frame-sized map to whoever needs it (the drawing makes only the
-    rectangle it tints)."""
+    ``class_map`` (H, W) is in frame pixels; or, with a ``sampling``, at the model's output size with
+    the transform back (``Sampling``). ``frame_map()`` gives the frame's map, or a part of it, in both
+    cases: a segmenter leaves the frame-sized map to whoever needs it (the drawing makes only the
+    rectangles it tints)."""
 
     class_map: np.ndarray
     class_ids: np.ndarray
     shares: np.ndarray
     labels: tuple[str | None, ...]
-    rows: np.ndarray | None = None
-    columns: np.ndarray | None = None
+    sampling: Sampling | None = None
 
     task = "segment"
 
@@ -226,15 +271,10 @@ class Segmentation:
         _check("shares", self.shares, (len(self.class_ids),))
         if len(self.labels) != len(self.class_ids):
             raise ValueError(f"labels: expected {len(self.class_ids)} labels, got {len(self.labels)}")
-        if (self.rows is None) != (self.columns is None):
-            raise ValueError("rows and columns: give both or neither")
-        for name, index, size in (("rows", self.rows, 0), ("columns", self.columns, 1)):
-            if index is not None:  # in order, as any resize samples: the drawing relies on it
-                _check(name, index, (None,))
-                if len(index) and (index[0] < 0 or index[-1] >= self.class_map.shape[size]):
-                    raise ValueError(f"{name}: indices outside the class map's {self.class_map.shape[size]}")
-                if (np.diff(index) < 0).any():
-                    raise ValueError(f"{name}: indices must never decrease")
+        if self.sampling is not None:  # validated when made: here only that it fits this map
+            (w, h), (mw, mh) = self.sampling.extent, self.class_map.shape[::-1]
+            if w > mw or h > mh:
+                raise ValueError(f"sampling: reads a {w} x {h} map, the class map is {mw} x {mh}")
 
     def __len__(self) -> int:
         return len(self.class_ids)
@@ -242,15 +282,15 @@ class Segmentation:
     @property
     def frame_size(self) -> tuple[int, int]:
         """The frame's (width, height)."""
-        if self.rows is None:
+        if self.sampling is None:
             return self.class_map.shape[1], self.class_map.shape[0]
-        return len(self.columns), len(self.rows)
+        return self.sampling.frame_size
 
     def frame_map(self, x0: int = 0, y0: int = 0, x1: int | None = None, y1: int | None = None) -> np.ndarray:
         """The class of each frame pixel in columns x0:x1 and rows y0:y1 (the whole frame by default)."""
-        if self.rows is None:
+        if self.sampling is None:
             return self.class_map[y0:y1, x0:x1]
-        rows, columns = self.rows[y0:y1], self.columns[x0:x1]
+        rows, columns = self.sampling.rows[y0:y1], self.sampling.columns[x0:x1]
         if not len(rows) or not len(columns):
             return np.empty((len(rows), len(columns)), self.class_map.dtype)
         top = int(rows[0])  # the output rows the part needs, columns gathered first: fewer pixels

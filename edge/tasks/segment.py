@@ -32,7 +32,7 @@ from edge.tasks.class_argmax import (
 )
 from edge.tasks.detect import label_names
 from edge.tasks.preprocess import Transform
-from edge.tasks.results import Segmentation
+from edge.tasks.results import Sampling, Segmentation
 
 
 def _sampling(shape: tuple, transform: Transform, in_height: int, in_width: int) -> np.ndarray | None:
@@ -61,11 +61,12 @@ def _warp(img: np.ndarray, matrix: np.ndarray | None, width: int, height: int) -
     return cv2.warpAffine(img, matrix, (width, height), flags=_NEAREST_INVERSE, borderMode=replicate)
 
 
-def sampled_indices(shape: tuple, transform: Transform, in_height: int, in_width: int) -> tuple:
+def sampled_indices(shape: tuple, transform: Transform, in_height: int, in_width: int) -> Sampling:
     """For an output map of ``shape``: the output row each frame row takes its class from, and the
-    output column each frame column does (the pixel its centre falls in). The mapping is separable
-    (the matrix has no shear), so the OpenCV call that would warp the whole map, made on one row and
-    one column of output indices, says where each frame column and row samples from."""
+    output column each frame column does (the pixel its centre falls in), as a ``Sampling``. The
+    mapping is separable (the matrix has no shear), so the OpenCV call that would warp the whole
+    map, made on one row and one column of output indices, says where each frame column and row
+    samples from."""
     oh, ow = shape
     fw, fh = transform.frame_width, transform.frame_height
     matrix = _sampling(shape, transform, in_height, in_width)
@@ -75,15 +76,15 @@ def sampled_indices(shape: tuple, transform: Transform, in_height: int, in_width
     else:  # one axis each: the other's row of the matrix sends every pixel to 0
         x_from = _warp(columns, np.float32([matrix[0], [0, 0, 0]]), fw, 1)
         y_from = _warp(rows, np.float32([[0, 0, 0], matrix[1]]), 1, fh)
-    return y_from.ravel().astype(np.intp), x_from.ravel().astype(np.intp)
+    return Sampling(y_from.ravel(), x_from.ravel())
 
 
-def pixel_weights(shape: tuple, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """For each pixel of an output map of ``shape``, how many frame pixels take its class
-    (``sampled_indices``' rows and columns). Counting classes at the output's size with these
-    weights gives the frame map's histogram: 66,049 pixels weighed instead of 307,200 counted for
-    DeepLab on a 640x480 frame."""
-    per_row, per_column = np.bincount(rows, minlength=shape[0]), np.bincount(columns, minlength=shape[1])
+def pixel_weights(shape: tuple, sampling: Sampling) -> np.ndarray:
+    """For each pixel of an output map of ``shape``, how many frame pixels take its class. Counting
+    classes at the output's size with these weights gives the frame map's histogram: 66,049 pixels
+    weighed instead of 307,200 counted for DeepLab on a 640x480 frame."""
+    per_row = np.bincount(sampling.rows, minlength=shape[0])
+    per_column = np.bincount(sampling.columns, minlength=shape[1])
     return np.outer(per_row, per_column).astype(np.float64)
 
 
@@ -91,23 +92,23 @@ def segmentation(
     class_map: np.ndarray,
     labels: tuple[str, ...] | None,
     counts: np.ndarray | None = None,
-    sampling: tuple | None = None,
+    sampling: Sampling | None = None,
 ) -> Segmentation:
     """The classes found in a map, most pixels first, with their shares of the frame (``counts``:
-    its frame pixels per class id when known already; ``sampling``: ``sampled_indices``' rows and
-    columns when the map is at the output's size)."""
-    rows, columns = sampling or (None, None)
-    if counts is None and rows is not None:  # each output pixel weighed by the frame pixels it gives
-        weights = pixel_weights(class_map.shape, rows, columns)
+    its frame pixels per class id when known already; ``sampling``: the transform back when the map
+    is at the output's size)."""
+    if counts is None and sampling is not None:  # each output pixel weighed by the frame pixels it gives
+        weights = pixel_weights(class_map.shape, sampling)
         counts = np.bincount(class_map.ravel(), weights.ravel()).astype(np.int64)
     elif counts is None and class_map.dtype == np.uint8:  # a histogram: faster than bincount
         counts = cv2.calcHist([class_map], [0], None, [256], [0, 256]).ravel().astype(np.int64)
     elif counts is None:
         counts = np.bincount(class_map.ravel())
-    ids = np.flatnonzero(counts)
-    ids = ids[np.argsort(-counts[ids], kind="stable")]
-    pixels = class_map.size if rows is None else len(rows) * len(columns)
-    return Segmentation(class_map, ids, counts[ids] / pixels, label_names(ids, labels), rows, columns)
+    w, h = (class_map.shape[1], class_map.shape[0]) if sampling is None else sampling.frame_size
+    found = sorted((-n, i) for i, n in enumerate(counts.tolist()) if n)  # a few classes: in Python,
+    ids = [i for _, i in found]  # cheaper right after invoke than numpy's sorting
+    shares = np.array([-n / (w * h) for n, _ in found], np.float32)
+    return Segmentation(class_map, np.array(ids, np.int64), shares, label_names(ids, labels), sampling)
 
 
 def _upsample_strides(model: ModelFile, tensor: int, shape: tuple) -> tuple[int, int] | None:
@@ -136,7 +137,7 @@ class Segmenter(Task):
         self._dtype = np.uint8 if classes <= 256 else np.uint16
         self._bands = runtime.threads
         self._pool = None
-        self._sampling: tuple | None = None  # (transform, (rows, columns), pixel weights, by cells)
+        self._sampling: tuple | None = None  # (transform, Sampling, pixel weights, by cells)
         if self._bands > 1:
             self._pool = ThreadPoolExecutor(self._bands - 1, thread_name_prefix="edgesight-argmax")
 
@@ -144,12 +145,11 @@ class Segmenter(Task):
         scores = outputs[self._index][0]
         inp = self.spec.input
         if self._sampling is None or self._sampling[0] != transform:  # a camera's frames share one
-            rows, columns = sampled_indices(scores.shape[:2], transform, inp.height, inp.width)
-            rows.flags.writeable = columns.flags.writeable = False  # every frame's result shares them
-            weights = pixel_weights(scores.shape[:2], rows, columns)
+            sampling = sampled_indices(scores.shape[:2], transform, inp.height, inp.width)
+            weights = pixel_weights(scores.shape[:2], sampling)
             by_cells = cell_weights(weights, self._strides) if self._strides else None
-            self._sampling = (transform, (rows, columns), weights, by_cells)
-        _, indices, weights, by_cells = self._sampling
+            self._sampling = (transform, sampling, weights, by_cells)  # every frame's result shares it
+        _, sampling, weights, by_cells = self._sampling
         cells = argmax_upsampled(scores, self._strides, self._dtype) if self._strides else None
         if cells is not None:
             small = cells.classes
@@ -157,7 +157,7 @@ class Segmenter(Task):
         else:
             small = argmax_bands(scores, self._pool, self._bands).astype(self._dtype)
             counts = np.bincount(small.ravel(), weights=weights.ravel())
-        return segmentation(small, self.spec.labels, counts.astype(np.int64), indices)
+        return segmentation(small, self.spec.labels, counts, sampling)
 
     def close(self) -> None:
         if self._pool is not None:
