@@ -122,3 +122,21 @@ def test_draw_renders_boxes_and_classes_on_a_copy():
     texted = draw(frame, Classes(ids=[1, 2], scores=[0.7, 0.2], labels=["cat", None]), fps=12.5)
     assert texted[:40, :120].any() and texted[-20:, :100].any()  # top-k at the top left, fps below
     assert not draw(frame, Detections(xyxy=np.zeros((0, 4)), scores=[], class_ids=[], labels=[])).any()
+
+
+def test_text_is_a_kept_box_clipped_to_the_frame():
+    from edge.sinks.render import _text_patch, put_text
+
+    frame = np.full((60, 80, 3), 100, np.uint8)
+    put_text(frame, "cat 50%", (10, 30), 0.5)
+    patch, baseline = _text_patch("cat 50%", 0.5, (255, 255, 255))
+    h, w = patch.shape[:2]
+    assert np.array_equal(frame[30 - baseline : 30 - baseline + h, 8 : 8 + w], patch)  # the box, whole
+    assert (frame[: 30 - baseline] == 100).all() and (frame[:, 8 + w :] == 100).all()  # nothing outside
+    assert patch[baseline - 3, 3:].any() and not patch[:2].any() and not patch[:, :2].any()  # ink, margins
+    hits = _text_patch.cache_info().hits
+    corner = np.full((60, 80, 3), 100, np.uint8)
+    put_text(corner, "cat 50%", (70, 5), 0.5)  # past the right and top edges: the part inside
+    assert _text_patch.cache_info().hits == hits + 1  # drawn once, copied since
+    assert np.array_equal(corner[: 5 - baseline + h, 68:], patch[baseline - 5 :, :12])
+    put_text(corner, "cat 50%", (-500, 500), 0.5)  # wholly outside: nothing, no error

@@ -37,11 +37,28 @@ def _class_lut() -> np.ndarray:
 
 
 def put_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color=(255, 255, 255)) -> None:
+    """``text`` in white (or ``color``) on a black box, its baseline starting at ``org``, clipped to
+    ``img``. The box is drawn once per text, scale and colour and kept: a legend or a footer shows
+    the same few again and again, and copying a box costs a fraction of drawing it."""
+    patch, baseline = _text_patch(text, float(scale), tuple(int(c) for c in color))
+    x, y = org[0] - 2, org[1] - baseline  # the box's top left
+    x0, y0 = max(x, 0), max(y, 0)
+    x1, y1 = min(x + patch.shape[1], img.shape[1]), min(y + patch.shape[0], img.shape[0])
+    if x1 > x0 and y1 > y0:
+        img[y0:y1, x0:x1] = patch[y0 - y : y1 - y, x0 - x : x1 - x]
+
+
+@lru_cache(maxsize=512)
+def _text_patch(text: str, scale: float, color: tuple[int, int, int]) -> tuple[np.ndarray, int]:
+    """The black box with ``text`` drawn in it, two pixels of margin round the strokes (their
+    anti-aliased edges included), and the row of its baseline."""
     thickness = max(1, round(scale * 2))
     (w, h), base = cv2.getTextSize(text, _FONT, scale, thickness)
-    x, y = org
-    cv2.rectangle(img, (x, y - h - base), (x + w + 4, y + base), (0, 0, 0), -1)
-    cv2.putText(img, text, (x + 2, y), _FONT, scale, color, thickness, cv2.LINE_AA)
+    baseline = h + thickness + 2
+    patch = np.zeros((baseline + base + thickness + 2, w + thickness + 6, 3), np.uint8)
+    cv2.putText(patch, text, (2, baseline), _FONT, scale, color, thickness, cv2.LINE_AA)
+    patch.flags.writeable = False
+    return patch, baseline
 
 
 def _name(class_id: int, label: str | None) -> str:
