@@ -22,7 +22,8 @@ from edge.tasks.class_argmax import (
     grid_strides,
     weighted_counts,
 )
-from edge.tasks.segment import pixel_weights, sampled_indices
+from edge.tasks.sampling import sampled_indices
+from edge.tasks.segment import pixel_weights
 from tests.conftest import ROOT, needs_tensorflow
 from tests.test_pose_segment import DEEPLAB, IMAGES
 

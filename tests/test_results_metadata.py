@@ -33,7 +33,8 @@ def test_detections_json_shape_and_validation_messages():
 
 
 def test_a_sampling_is_checked_once_and_gives_the_frame_pixels_of_a_map_box():
-    from edge.tasks.results import Sampling, Segmentation
+    from edge.tasks.results import Segmentation
+    from edge.tasks.sampling import Sampling
 
     sampling = Sampling([0, 0, 1, 1, 1, 3], [0, 1, 1, 2])  # row 2 and beyond column 2: not sampled
     assert sampling.frame_size == (4, 6) and sampling.extent == (3, 4)

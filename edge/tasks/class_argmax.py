@@ -180,7 +180,7 @@ def argmax_upsampled(scores: np.ndarray, strides: tuple[int, int], dtype) -> Cel
     first = first.astype(dtype)  # -1 (unsure) wraps round, in unsettled cells only
     out = np.empty((h, w), dtype)
     cells = _cells(out, strides)
-    cells[...] = first[:, None, :, None]
+    cells[...] = np.repeat(first, sx, axis=1).reshape(len(first), 1, -1, sx)  # whole rows at a time
     refined = np.empty((sy * sx, 0), dtype)
     if len(unsettled):  # their pixels, (sy * sx, n), into the cells' (n, sy, sx)
         refined = _refine(scores, planes, tolerance, strides, unsettled, dtype)

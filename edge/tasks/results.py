@@ -6,10 +6,11 @@ Rendering, JSON and metrics read these types; nothing downstream knows which mod
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Union
 
 import numpy as np
+
+from edge.tasks.sampling import Sampling
 
 
 def _check(name: str, array: np.ndarray, shape: tuple[int | None, ...]) -> None:
@@ -196,52 +197,6 @@ class Poses:
             ]
             items.append(item)
         return {"task": self.task, "poses": items}
-
-
-@dataclass(frozen=True, eq=False)
-class Sampling:
-    """The transform back from a map at a model's output size to a frame: frame pixel (y, x) takes the
-    class of map pixel (``rows[y]``, ``columns[x]``), its centre's nearest. Both never decrease, as
-    any resize samples; made once per frame size and shared, read-only, by every frame's result."""
-
-    rows: np.ndarray
-    columns: np.ndarray
-
-    def __post_init__(self) -> None:
-        for name in ("rows", "columns"):
-            index = np.array(getattr(self, name), dtype=np.intp)  # a copy of its own, then read-only
-            _check(name, index, (None,))
-            if (len(index) and index[0] < 0) or (np.diff(index) < 0).any():
-                raise ValueError(f"{name}: indices must be 0 or more and never decrease")
-            index.flags.writeable = False
-            object.__setattr__(self, name, index)
-
-    @property
-    def frame_size(self) -> tuple[int, int]:
-        """The frame's (width, height)."""
-        return len(self.columns), len(self.rows)
-
-    @cached_property
-    def extent(self) -> tuple[int, int]:
-        """The (width, height) of the map it reads at least: one past its last column and row."""
-        return tuple(int(i[-1]) + 1 if len(i) else 0 for i in (self.columns, self.rows))
-
-    def spans(self, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
-        """The frame rectangle (x0, y0, x1, y1) of the pixels that sample map box (x, y, w, h); empty
-        when none does."""
-        (left_x, left_y), (right_x, right_y) = self._starts
-        last_x, last_y = len(left_x) - 1, len(left_y) - 1  # past the last sampled: none samples it
-        x0, y0 = int(left_x[min(x, last_x)]), int(left_y[min(y, last_y)])
-        return x0, y0, int(right_x[min(x + w - 1, last_x)]), int(right_y[min(y + h - 1, last_y)])
-
-    @cached_property
-    def _starts(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-        """Per map column and row up to one past the last sampled: the first frame column and row
-        that samples it or one after it, and the first that samples one after it."""
-        per_axis = [(np.arange(n + 1), i) for n, i in zip(self.extent, (self.columns, self.rows))]
-        left = tuple(np.searchsorted(i, at) for at, i in per_axis)
-        right = tuple(np.searchsorted(i, at, side="right") for at, i in per_axis)
-        return left, right
 
 
 @dataclass(frozen=True, eq=False)

@@ -32,51 +32,8 @@ from edge.tasks.class_argmax import (
 )
 from edge.tasks.detect import label_names
 from edge.tasks.preprocess import Transform
-from edge.tasks.results import Sampling, Segmentation
-
-
-def _sampling(shape: tuple, transform: Transform, in_height: int, in_width: int) -> np.ndarray | None:
-    """How frame pixels sample an output map of ``shape``, by the inverse of the input transform: None
-    when the input was stretched (a plain nearest resize), else the affine matrix from frame to output
-    pixel centres, ``output = (frame + 0.5) * s + pad - 0.5``."""
-    oh, ow = shape
-    fw, fh = transform.frame_width, transform.frame_height
-    sx, sy = transform.scale_x * ow / in_width, transform.scale_y * oh / in_height  # frame -> output
-    px, py = transform.pad_x * ow / in_width, transform.pad_y * oh / in_height
-    if px == 0 and py == 0 and abs(sx * fw - ow) < 1e-3 and abs(sy * fh - oh) < 1e-3:  # stretched
-        return None
-    return np.float32([[sx, 0, px + 0.5 * sx - 0.5], [0, sy, py + 0.5 * sy - 0.5]])
-
-
-_NEAREST_INVERSE = cv2.INTER_NEAREST + cv2.WARP_INVERSE_MAP  # bit flags: + is |
-
-
-def _warp(img: np.ndarray, matrix: np.ndarray | None, width: int, height: int) -> np.ndarray:
-    """``img`` sampled to width x height by ``_sampling``'s answer (nearest pixel)."""
-    if matrix is None:
-        if img.shape[:2] == (height, width):
-            return img
-        return cv2.resize(img, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
-    replicate = cv2.BORDER_REPLICATE
-    return cv2.warpAffine(img, matrix, (width, height), flags=_NEAREST_INVERSE, borderMode=replicate)
-
-
-def sampled_indices(shape: tuple, transform: Transform, in_height: int, in_width: int) -> Sampling:
-    """For an output map of ``shape``: the output row each frame row takes its class from, and the
-    output column each frame column does (the pixel its centre falls in), as a ``Sampling``. The
-    mapping is separable (the matrix has no shear), so the OpenCV call that would warp the whole
-    map, made on one row and one column of output indices, says where each frame column and row
-    samples from."""
-    oh, ow = shape
-    fw, fh = transform.frame_width, transform.frame_height
-    matrix = _sampling(shape, transform, in_height, in_width)
-    columns, rows = np.arange(ow, dtype=np.float32)[None], np.arange(oh, dtype=np.float32)[:, None]
-    if matrix is None:
-        x_from, y_from = _warp(columns, None, fw, 1), _warp(rows, None, 1, fh)
-    else:  # one axis each: the other's row of the matrix sends every pixel to 0
-        x_from = _warp(columns, np.float32([matrix[0], [0, 0, 0]]), fw, 1)
-        y_from = _warp(rows, np.float32([[0, 0, 0], matrix[1]]), 1, fh)
-    return Sampling(y_from.ravel(), x_from.ravel())
+from edge.tasks.results import Segmentation
+from edge.tasks.sampling import Sampling, sampled_indices
 
 
 def pixel_weights(shape: tuple, sampling: Sampling) -> np.ndarray:
