@@ -115,9 +115,6 @@ def test_the_frame_map_and_its_counts_are_the_warped_maps(mode):
         assert np.array_equal(result.shares, (counted[result.class_ids] / warped.size).astype(np.float32))
         y0, y1, x0, x1 = fh // 5, fh - fh // 3, fw // 7, fw - fw // 4
         assert np.array_equal(result.frame_map(x0, y0, x1, y1), warped[y0:y1, x0:x1])
-        colours = rng.integers(0, 256, (oh, ow, 3), dtype=np.uint8)  # any image of the map's size
-        assert np.array_equal(sampling.warp(colours), colours[sampling.rows][:, sampling.columns])
-        assert Sampling(sampling.rows, sampling.columns).warp(colours) is None  # no recipe: indices only
         weighed = np.bincount(small.ravel(), weights=pixel_weights(small.shape, sampling).ravel())
         assert weighed.sum() == fh * fw
         histogram = np.bincount(warped.ravel(), minlength=len(weighed))
@@ -295,11 +292,8 @@ def test_sparse_regions_are_tinted_box_by_box_as_the_whole_frame_would_be():
 @pytest.mark.parametrize("labels", ["background", "none"])
 def test_a_map_at_the_outputs_size_is_drawn_as_its_frame_map(assets, labels):
     """DeepLab's map stays at 257 x 257 with the transform back; drawn, only the tinted rectangle is
-    made at the frame's size, or (most of the frame) the map is coloured small and warped whole. The
-    picture is the one the whole frame map gives, pixel for pixel, either way, with the background
-    class untinted and, without labels, with class 0 as the background."""
-    from edge.sinks.render import _class_lut, _tint_rects, _tint_warped, _tinted_rects
-
+    made at the frame's size. The picture is the one the whole frame map gives, pixel for pixel, with
+    the background class untinted and, without labels, with class 0 as the background."""
     frame = cv2.resize(read_image(IMAGES / "segmentation_input_rotation0.jpg"), (640, 480))[:, 40:600]
     with edge.load(assets / DEEPLAB, threads=1) as model:
         result = model(frame)
@@ -312,12 +306,6 @@ def test_a_map_at_the_outputs_size_is_drawn_as_its_frame_map(assets, labels):
     tinted = np.abs(drawn.astype(int) - frame).sum(axis=2) > 0
     assert tinted[whole.class_map != 0].mean() > 0.95  # the classes, all but a few of the same colour
     assert not tinted[200:][whole.class_map[200:] == 0].any()  # below the legend, the background is not
-    for background in (0, None):  # the two ways agree, with a background and with none
-        rects = _tinted_rects(result, 0) if background == 0 else [(0, 0, 560, 480)]
-        by_rects, warped = frame.copy(), frame.copy()
-        _tint_rects(by_rects, result, background, rects)
-        assert _tint_warped(warped, result, background) and np.array_equal(warped, by_rects)
-    assert (_class_lut() > 0).all() and not _class_lut(0)[0].any()  # a coloured map is its own mask
 
 
 def test_predict_and_run_through_the_cli(assets, pose_clip, tmp_path):

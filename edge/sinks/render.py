@@ -30,14 +30,10 @@ def _color(class_id: int) -> tuple[int, int, int]:
     return tuple(int(v) for v in bgr)
 
 
-@lru_cache(maxsize=8)
-def _class_lut(background: int | None = None) -> np.ndarray:
-    """Every uint8 class id's colour, as the 256 x 1 BGR table ``cv2.applyColorMap`` takes; black for
-    ``background``. No colour has a zero channel, so a coloured map is its own mask."""
-    lut = np.uint8([_color(i) for i in range(256)]).reshape(256, 1, 3)
-    if background is not None and 0 <= background < 256:
-        lut[background] = 0
-    return lut
+@lru_cache(maxsize=1)
+def _class_lut() -> np.ndarray:
+    """Every uint8 class id's colour, as the 256 x 1 BGR table ``cv2.applyColorMap`` takes."""
+    return np.uint8([_color(i) for i in range(256)]).reshape(256, 1, 3)
 
 
 def put_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, color=(255, 255, 255)) -> None:
@@ -104,31 +100,15 @@ def _background(result: Segmentation) -> int | None:
 def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line: int) -> None:
     """Each class but the background tinted with its colour, then the legend. Only the rectangles
     that hold tinted pixels are made at the frame's size, coloured and blended: in a street or a room
-    most of the frame is background. When they are most of the frame, the map is coloured at its own
-    size and warped whole."""
+    most of the frame is background."""
     background = _background(result)
     if result.frame_size != (img.shape[1], img.shape[0]):  # drawn at another size: resize the map
         class_map = cv2.resize(
             result.frame_map(), (img.shape[1], img.shape[0]), interpolation=cv2.INTER_NEAREST
         )
         result = replace(result, class_map=class_map, sampling=None)
-    rects = [(0, 0, img.shape[1], img.shape[0])] if background is None else _tinted_rects(result, background)
-    most = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects) >= WARPED * img.shape[0] * img.shape[1]
-    if not (most and _tint_warped(img, result, background)):
-        _tint_rects(img, result, background, rects)
-    for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
-        color = (200, 200, 200) if cid == background else _color(int(cid))
-        put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
-
-
-WARPED = 2 / 3  # tinted boxes over this share of the frame: coloured small, warped whole, if it can
-SPARSE = 0.25  # tinted pixels under this share of the box round them all: tint each region's box
-MAX_REGIONS = 12  # more regions than that: one box round them all costs less
-
-
-def _tint_rects(img: np.ndarray, result: Segmentation, background: int | None, rects: list) -> None:
-    """Each rectangle of the frame made from the map (``frame_map``), coloured and blended."""
-    for x0, y0, x1, y1 in rects:
+    whole = [(0, 0, img.shape[1], img.shape[0])]
+    for x0, y0, x1, y1 in whole if background is None else _tinted_rects(result, background):
         part = result.frame_map(x0, y0, x1, y1)
         if background is None:
             where = None
@@ -137,23 +117,13 @@ def _tint_rects(img: np.ndarray, result: Segmentation, background: int | None, r
                 part if background == 0 and part.dtype == np.uint8 else (part != background).view(np.uint8)
             )
         _tint(img[y0:y1, x0:x1], part, result.class_ids, where)
+    for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
+        color = (200, 200, 200) if cid == background else _color(int(cid))
+        put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
 
 
-def _tint_warped(img: np.ndarray, result: Segmentation, background: int | None) -> bool:
-    """The whole frame tinted from the map coloured at its own size and warped to the frame by its
-    sampling (one threaded OpenCV call), the coloured frame its own mask: for most of the frame,
-    cheaper than making the frame's class map and colouring that. False when it cannot."""
-    if result.sampling is None or result.class_map.dtype != np.uint8:
-        return False
-    colored = result.sampling.warp(cv2.applyColorMap(result.class_map, _class_lut(background)))
-    if colored is None:
-        return False
-    tinted = cv2.addWeighted(img, 1 - MASK_ALPHA, colored, MASK_ALPHA, 0)
-    if background is None:
-        img[:] = tinted
-    else:
-        cv2.copyTo(tinted, colored, img)
-    return True
+SPARSE = 0.25  # tinted pixels under this share of the box round them all: tint each region's box
+MAX_REGIONS = 12  # more regions than that: one box round them all costs less
 
 
 def _tinted_rects(result: Segmentation, background: int) -> list[tuple[int, int, int, int]]:

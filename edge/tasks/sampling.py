@@ -25,8 +25,6 @@ class Sampling:
 
     rows: np.ndarray
     columns: np.ndarray
-    matrix: np.ndarray | None = None  # the OpenCV warp that samples as they do (``warp``) ...
-    stretched: bool = False  # ... or a plain nearest resize does; neither: made from indices alone
 
     def __post_init__(self) -> None:
         for name in ("rows", "columns"):
@@ -37,14 +35,6 @@ class Sampling:
                 raise ValueError(f"{name}: indices must be 0 or more and never decrease")
             index.flags.writeable = False
             object.__setattr__(self, name, index)
-
-    def warp(self, image: np.ndarray) -> np.ndarray | None:
-        """``image`` (the map's size, any channels) sampled at every frame pixel as the map is, in
-        one OpenCV call (threaded and vectorised: faster than indexing by rows and columns when the
-        whole frame is wanted); None when the sampling was made from indices alone."""
-        if self.matrix is None and not self.stretched:
-            return None
-        return _warp(image, self.matrix, *self.frame_size)
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -115,4 +105,4 @@ def sampled_indices(shape: tuple, transform: Transform, in_height: int, in_width
     else:  # one axis each: the other's row of the matrix sends every pixel to 0
         x_from = _warp(columns, np.float32([matrix[0], [0, 0, 0]]), fw, 1)
         y_from = _warp(rows, np.float32([[0, 0, 0], matrix[1]]), 1, fh)
-    return Sampling(y_from.ravel(), x_from.ravel(), matrix, matrix is None)
+    return Sampling(y_from.ravel(), x_from.ravel())
