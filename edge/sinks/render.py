@@ -171,20 +171,27 @@ def _frame_rect(result: Segmentation, box: tuple[int, int, int, int]) -> tuple[i
 
 
 def _tint(img: np.ndarray, class_map: np.ndarray, class_ids, where: np.ndarray | None) -> None:
-    """Blend each pixel of ``img`` (a view, changed in place) with its class's colour, where ``where``
-    is set (everywhere without it)."""
+    """Blend each pixel of ``img`` (a view, changed in place) half and half with its class's colour,
+    where ``where`` is set (everywhere without it): each halved, then added (within one level of the
+    rounded average; integer steps, about a third of ``cv2.addWeighted``'s time here)."""
     if class_map.dtype == np.uint8:  # one table look-up: much faster than fancy indexing
-        colored = cv2.applyColorMap(class_map, _class_lut())
+        half = cv2.applyColorMap(class_map, _half_lut())
     else:
         palette = np.zeros((int(class_map.max()) + 1, 3), np.uint8)
         for cid in class_ids:
             palette[cid] = _color(int(cid))
-        colored = palette[class_map]
-    tinted = cv2.addWeighted(img, 1 - MASK_ALPHA, colored, MASK_ALPHA, 0, dst=colored)  # in place
+        half = palette[class_map] >> 1
+    tinted = np.add(half, np.right_shift(img, 1), out=half)
     if where is None:
         img[:] = tinted
     else:
         cv2.copyTo(tinted, where, img)
+
+
+@lru_cache(maxsize=1)
+def _half_lut() -> np.ndarray:
+    """``_class_lut`` halved: each class's share of a half-and-half blend."""
+    return _class_lut() >> 1
 
 
 def _draw_masks(img: np.ndarray, result: Detections) -> None:

@@ -249,8 +249,8 @@ class Segmentation:
         if not len(rows) or not len(columns):
             return np.empty((len(rows), len(columns)), self.class_map.dtype)
         top = int(rows[0])  # the output rows the part needs, columns gathered first: fewer pixels
-        part = self.class_map[top : int(rows[-1]) + 1].take(columns, axis=1)
-        return part.take(rows - top, axis=0)
+        part = self.class_map[top : int(rows[-1]) + 1].take(columns, axis=1, mode="clip")  # in range:
+        return part.take(rows - top, axis=0, mode="clip")  # checked when made, not per index here
 
     def to_dict(self) -> dict:
         """The JSON shape: ``{"task": "segment", "size": [w, h], "classes": [{"id", "label", "share"},
