@@ -97,7 +97,7 @@ def test_integer_near_ties_are_read_in_full():
     scores = _upsample(coarse, (4, 4), rounding=True)
     assert (scores[..., 0] == scores[..., 1]).any()  # the trap is there
     keys = _corner_keys(scores[::4, ::4])
-    assert (keys[2:6, 2:6] == -1).all() and (keys[:2] == 1).all()  # a one-step lead is not sure
+    assert (keys[2:6, 2:6] < 0).all() and (keys[:2] == 1).all()  # a one-step lead is not sure
     found = argmax_upsampled(scores, (4, 4), np.uint8)
     assert found is not None and found.settled.mean() > 0.5
     assert np.array_equal(found.classes, np.argmax(scores, axis=-1))

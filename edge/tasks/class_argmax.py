@@ -82,16 +82,22 @@ def _planes(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 def _keys(planes: np.ndarray, top: np.ndarray, tolerance: float) -> np.ndarray:
     """Per source point, its best class when that class leads every other by more than
-    ``tolerance``; else -1."""
+    ``tolerance``; else a negative number of its own (so two unsure points never match)."""
     near = planes >= top - tolerance  # the best, and any close to it
     keys = near.argmax(axis=0)  # the first near the best: the best, where it is the only one
-    keys[near.sum(axis=0) != 1] = -1
+    np.copyto(keys, _unsure(top.shape), where=near.sum(axis=0) != 1)
     return keys
+
+
+@lru_cache(maxsize=8)
+def _unsure(shape: tuple[int, int]) -> np.ndarray:
+    """-1, -2, ...: a key of its own for each source point that is not sure."""
+    return -1 - np.arange(shape[0] * shape[1]).reshape(shape)
 
 
 def _corner_keys(corners: np.ndarray) -> np.ndarray:
     """Per source point of (ny, nx, C) scores, its best class when that class leads every other by
-    more than the resize kernel can round away; else -1."""
+    more than the resize kernel can round away; else negative."""
     return _keys(*_planes(corners))
 
 
@@ -102,6 +108,21 @@ def _blend(strides: tuple[int, int]) -> np.ndarray:
     fy, fx = np.arange(strides[0])[:, None] / strides[0], np.arange(strides[1])[None] / strides[1]
     weights = ((1 - fy) * (1 - fx), fy * (1 - fx), (1 - fy) * fx, fy * fx)
     return np.stack([w.ravel() for w in weights], axis=-1).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _geometry(strides: tuple[int, int], shape: tuple[int, int, int]) -> tuple[np.ndarray, ...]:
+    """For (H, W, C) scores cut into cells of ``strides``, per cell (flat index): its top left
+    corner in the (ny + 1) x (nx + 1) source points and its top left pixel in the scores; the four
+    corners' steps from the first (``_blend``'s order); and each pixel's step from the cell's first,
+    row by row."""
+    (sy, sx), (h, w, _) = strides, shape
+    ny, nx = (h - 1) // sy, (w - 1) // sx
+    row, column = np.divmod(np.arange(ny * nx), nx)
+    corner, pixel = row * (nx + 1) + column, row * sy * w + column * sx
+    steps = np.array([[0], [nx + 1], [1], [nx + 2]])
+    inside = (np.arange(sy)[:, None] * w + np.arange(sx)).ravel()
+    return corner, pixel, steps, inside
 
 
 def _refine(
@@ -117,9 +138,8 @@ def _refine(
     ``tolerance`` it is the kernel's argmax as well; the other pixels, near-ties, are read in full.
     This reads a few pixels of the output instead of every score of every pixel in the cells, which
     right after ``invoke`` costs more than all the arithmetic."""
-    (sy, sx), (classes, _, columns) = strides, planes.shape
-    at = cells + cells // (columns - 1)  # the cells' top left corners, in the planes
-    corners = planes.reshape(classes, -1).take(np.stack([at, at + columns, at + 1, at + columns + 1]), axis=1)
+    corner, pixel, steps, inside = _geometry(strides, scores.shape)
+    corners = planes.reshape(len(planes), -1).take(corner[cells] + steps, axis=1)  # (C, 4, n)
     low, high = corners.min(axis=1), corners.max(axis=1)  # (C, n)
     ids = np.flatnonzero((high + tolerance >= low.max(axis=0)).any(axis=1))  # may win in some cell
     blended = np.matmul(_blend(strides), corners[ids].astype(np.float32)).reshape(len(ids), -1)
@@ -128,10 +148,9 @@ def _refine(
     unsure = np.flatnonzero(near.sum(axis=0) != 1)  # near-ties: read as the kernel rounded them
     if len(unsure):
         offset, cell = np.divmod(unsure, len(cells))
-        y = cells[cell] // (columns - 1) * sy + offset // sx
-        x = cells[cell] % (columns - 1) * sx + offset % sx
-        found[unsure] = scores[y, x].argmax(axis=-1)
-    return found.reshape(sy * sx, -1)
+        at = pixel[cells][cell] + inside[offset]
+        found[unsure] = scores.reshape(-1, scores.shape[-1])[at].argmax(axis=-1)
+    return found.reshape(len(inside), -1)
 
 
 @dataclass(frozen=True)
@@ -173,11 +192,11 @@ def argmax_upsampled(scores: np.ndarray, strides: tuple[int, int], dtype) -> Cel
     planes, top, tolerance = _planes(scores[: hc + 1 : sy, : wc + 1 : sx])
     keys = _keys(planes, top, tolerance)
     first = keys[:-1, :-1]
-    settled = (first == keys[1:, :-1]) & (first == keys[:-1, 1:]) & (first == keys[1:, 1:]) & (first >= 0)
+    settled = (first == keys[1:, :-1]) & (first == keys[:-1, 1:]) & (first == keys[1:, 1:])  # all sure
     unsettled = np.flatnonzero(~settled)
     if len(unsettled) > MAX_UNSETTLED * settled.size:
         return None
-    first = first.astype(dtype)  # -1 (unsure) wraps round, in unsettled cells only
+    first = first.astype(dtype)  # negative (unsure) wraps round, in unsettled cells only
     out = np.empty((h, w), dtype)
     cells = _cells(out, strides)
     cells[...] = np.repeat(first, sx, axis=1).reshape(len(first), 1, -1, sx)  # whole rows at a time
