@@ -128,7 +128,7 @@ def test_draw_renders_boxes_and_classes_on_a_copy():
 def test_text_is_a_kept_box_clipped_to_the_frame():
     from edge.sinks.render import _text_patch, put_text
 
-    frame = np.full((60, 80, 3), 100, np.uint8)
+    frame = np.full((60, 160, 3), 100, np.uint8)  # room for the box whatever OpenCV's font metrics
     put_text(frame, "cat 50%", (10, 30), 0.5)
     patch, baseline = _text_patch("cat 50%", 0.5, (255, 255, 255))
     h, w = patch.shape[:2]
@@ -140,4 +140,5 @@ def test_text_is_a_kept_box_clipped_to_the_frame():
     put_text(corner, "cat 50%", (70, 5), 0.5)  # past the right and top edges: the part inside
     assert _text_patch.cache_info().hits == hits + 1  # drawn once, copied since
     assert np.array_equal(corner[: 5 - baseline + h, 68:], patch[baseline - 5 :, :12])
+    assert (corner[5 - baseline + h :] == 100).all() and (corner[:, :68] == 100).all()
     put_text(corner, "cat 50%", (-500, 500), 0.5)  # wholly outside: nothing, no error
