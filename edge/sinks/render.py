@@ -131,7 +131,8 @@ def _tinted_rects(result: Segmentation, background: int) -> list[tuple[int, int,
     found on the map as it is (at the output's size for a segmenter) and taken to frame pixels: the
     box round them all; or, when they fill little of it (a few cars in a street), the boxes of the
     map's regions (outer contours), merged where they overlap. Finding the regions costs about as
-    much as tinting a quarter of the frame, so it is done only where it saves more."""
+    much as tinting a large part of the frame, so it is done only where they fill under a quarter
+    of the box round them all."""
     small = result.class_map
     mask = small if background == 0 and small.dtype == np.uint8 else (small != background).view(np.uint8)
     whole = _frame_rect(result, cv2.boundingRect(mask))
@@ -172,8 +173,8 @@ def _frame_rect(result: Segmentation, box: tuple[int, int, int, int]) -> tuple[i
 
 def _tint(img: np.ndarray, class_map: np.ndarray, class_ids, where: np.ndarray | None) -> None:
     """Blend each pixel of ``img`` (a view, changed in place) half and half with its class's colour,
-    where ``where`` is set (everywhere without it): each halved, then added (within one level of the
-    rounded average; integer steps, about a third of ``cv2.addWeighted``'s time here)."""
+    where ``where`` is set (everywhere without it): each halved, then added. That is within one level
+    of the rounded average, in integer steps that cost less than ``cv2.addWeighted``'s floats."""
     if class_map.dtype == np.uint8:  # one table look-up: much faster than fancy indexing
         half = cv2.applyColorMap(class_map, _half_lut())
     else:

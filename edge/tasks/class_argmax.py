@@ -127,7 +127,7 @@ def _geometry(strides: tuple[int, int], shape: tuple[int, int, int]) -> tuple[np
 
 def _refine(
     scores: np.ndarray, planes: np.ndarray, tolerance: float, strides: tuple, cells: np.ndarray, dtype
-):
+) -> np.ndarray:
     """The classes of the pixels of the unsettled ``cells`` (flat indices of cells, n), as
     (sy * sx, n): exactly ``np.argmax(scores, -1)``.
 
