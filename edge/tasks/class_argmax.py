@@ -213,8 +213,9 @@ def argmax_upsampled(scores: np.ndarray, strides: tuple[int, int], dtype) -> Cel
 @dataclass(frozen=True)
 class CellWeights:
     """Per-pixel weights (H, W) laid out for ``weighted_counts``: their sum over each cell
-    (``per_cell``: ny, nx), each cell's pixels' (``in_cells``: sy * sx, ny * nx, as ``refined``),
-    and those of the pixels past the last source row or column (``rest``)."""
+    (``per_cell``: ny, nx), each cell's pixels' (``in_cells``: ny * nx, sy * sx: a cell's together,
+    so that taking a few cells reads a few lines of memory), and those of the pixels past the last
+    source row or column (``rest``)."""
 
     per_cell: np.ndarray
     in_cells: np.ndarray
@@ -226,7 +227,7 @@ def cell_weights(weights: np.ndarray, strides: tuple[int, int]) -> CellWeights:
     cells = _cells(np.ascontiguousarray(weights), strides)
     ny, sy, nx, sx = cells.shape
     hc, wc = ny * sy, nx * sx
-    in_cells = np.ascontiguousarray(cells.transpose(1, 3, 0, 2).reshape(sy * sx, ny * nx))
+    in_cells = np.ascontiguousarray(cells.transpose(0, 2, 1, 3).reshape(ny * nx, sy * sx))
     return CellWeights(cells.sum(axis=(1, 3)), in_cells, _rest(weights, hc, wc))
 
 
@@ -240,8 +241,8 @@ def weighted_counts(cell_map: CellMap, weights: CellWeights, length: int) -> np.
     counted at once with its summed weight, an unsettled one by its pixels."""
     settled, (sy, sx) = cell_map.settled, cell_map.strides
     rest = _rest(cell_map.classes, settled.shape[0] * sy, settled.shape[1] * sx)
-    ids = np.concatenate([cell_map.first[settled], cell_map.refined.ravel(), rest])
-    in_cells = weights.in_cells.take(cell_map.unsettled, axis=1).ravel()
+    ids = np.concatenate([cell_map.first[settled], cell_map.refined.T.ravel(), rest])
+    in_cells = weights.in_cells.take(cell_map.unsettled, axis=0).ravel()
     return np.bincount(
         ids, np.concatenate([weights.per_cell[settled], in_cells, weights.rest]), minlength=length
     )
