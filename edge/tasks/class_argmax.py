@@ -133,9 +133,9 @@ def _refine(
 
     A blended score lies between its corners' least and greatest, give or take the kernel's
     rounding. So a class whose greatest corner trails some class's least by more than ``tolerance``
-    wins nowhere in the cell; the few others (2 to 6 on DeepLab's asset photos) are blended here
-    from their corners, one matrix product. Where the best of them leads the next by more than
-    ``tolerance`` it is the kernel's argmax as well; the other pixels, near-ties, are read in full.
+    wins nowhere in the cell; the few others are blended here from their corners, one matrix
+    product. Where the best of them leads the next by more than ``tolerance`` it is the kernel's
+    argmax as well; the other pixels, near-ties, are read in full.
     This reads a few pixels of the output instead of every score of every pixel in the cells, which
     right after ``invoke`` costs more than all the arithmetic."""
     corner, pixel, steps, inside = _geometry(strides, scores.shape)
