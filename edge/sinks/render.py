@@ -48,7 +48,7 @@ def put_text(img: np.ndarray, text: str, org: tuple[int, int], scale: float, col
         img[y0:y1, x0:x1] = patch[y0 - y : y1 - y, x0 - x : x1 - x]
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=128)  # a few MB at most: texts that change every frame (fps, scores) pass through
 def _text_patch(text: str, scale: float, color: tuple[int, int, int]) -> tuple[np.ndarray, int]:
     """The black box with ``text`` drawn in it, two pixels of margin round the strokes (their
     anti-aliased edges included), and the row of its baseline."""
