@@ -307,6 +307,30 @@ def test_a_map_at_the_outputs_size_is_drawn_as_its_frame_map(assets, labels):
     assert not tinted[200:][whole.class_map[200:] == 0].any()  # below the legend, the background is not
 
 
+def test_deeplab_reads_its_output_in_place_and_keeps_none_of_it(assets):
+    """A segmenter decodes the interpreter's own output buffer (no 5.5 MB copy a frame): the result
+    is the one a copy gives and shares no memory with the buffer, which the interpreter needs free
+    before it runs again (holding it is a clear error, not a crash)."""
+    from edge.errors import EdgeError
+
+    frame = cv2.resize(read_image(IMAGES / "segmentation_input_rotation0.jpg"), (640, 480))
+    with edge.load(assets / DEEPLAB, threads=1) as model:
+        assert model.reads_in_place
+        tensor, transform = model.prepare(frame)
+        expected = model.decode(model.runtime.invoke(tensor), transform)  # from copies
+        views = model.invoke(tensor)
+        assert views[0].base is not None  # the interpreter's buffer, not a copy
+        result = model.decode(views, transform)
+        assert np.array_equal(result.class_map, expected.class_map)
+        assert np.array_equal(result.shares, expected.shares)
+        assert not any(np.shares_memory(a, views[0]) for a in (result.class_map, result.shares))
+        with pytest.raises(EdgeError, match="reference to internal data"):
+            model.runtime.invoke(tensor)  # the buffer still held
+        del views
+        assert np.array_equal(model(frame).class_map, expected.class_map)  # let go: runs again
+        assert np.array_equal(model(frame).class_map, expected.class_map)
+
+
 def test_predict_and_run_through_the_cli(assets, pose_clip, tmp_path):
     done = run_cli("predict", assets / POSE, IMAGES / "squat.bmp", IMAGES / "yoga_pose.jpg", "--json")
     assert done.returncode == 0, done.stderr

@@ -73,7 +73,7 @@ def baseline(task, source, video_path: Path) -> float:
     with source:
         for frame in source:
             tensor, transform = task.prepare(frame.image)
-            result = task.decode(task.runtime.invoke(tensor), transform)
+            result = task.decode(task.invoke(tensor), transform)
             image = draw(frame.image, result)
             if writer is None:
                 h, w = image.shape[:2]

@@ -18,10 +18,11 @@ class Task:
     """A loaded model ready for frames; a context manager. Call it on a BGR frame to get a result.
 
     The three stages are public so a pipeline can time them: ``prepare`` (frame -> input tensor and
-    the transform back), ``runtime.invoke`` and ``decode`` (raw outputs -> result).
+    the transform back), ``invoke`` and ``decode`` (raw outputs -> result).
     """
 
     task = "base"
+    reads_in_place = False  # True: decode keeps nothing of the outputs, so they need not be copied
 
     def __init__(self, model: ModelFile, runtime: Runtime, spec: ModelSpec) -> None:
         self.model = model
@@ -42,9 +43,15 @@ class Task:
     def decode(self, outputs: list[np.ndarray], transform: Transform) -> Result:
         raise NotImplementedError
 
+    def invoke(self, tensor: np.ndarray) -> list[np.ndarray]:
+        """The raw outputs for an input tensor: the interpreter's own buffers for a task that reads
+        them in place (pass them to ``decode`` and let go of them before the next invoke), else
+        copies."""
+        return self.runtime.invoke(tensor, views=self.reads_in_place)
+
     def __call__(self, frame: np.ndarray) -> Result:
         tensor, transform = self.prepare(frame)
-        return self.decode(self.runtime.invoke(tensor), transform)
+        return self.decode(self.invoke(tensor), transform)
 
     def reset(self) -> None:
         """Forget what earlier frames left (a task that follows something between frames); the next
