@@ -275,6 +275,7 @@ def test_sparse_regions_are_tinted_box_by_box_as_the_whole_frame_would_be():
     rects = _tinted_rects(result, 0)
     assert len(rects) == 3  # the L, the three in one box, the pixel
     assert sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects) < 0.1 * 640 * 480
+    assert _tinted_rects(replace(result, class_map=np.zeros_like(class_map)), 0) == []  # nothing to tint
     frame = np.random.default_rng(8).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     drawn = edge.draw(frame, replace(result, labels=(None,) * len(ids)))
     full = result.frame_map()

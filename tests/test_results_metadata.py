@@ -42,6 +42,7 @@ def test_a_sampling_is_checked_once_and_gives_the_frame_pixels_of_a_map_box():
     assert sampling.spans(1, 1, 1, 1) == (1, 2, 3, 5)  # map pixel (1, 1): frame columns 1-2, rows 2-4
     assert sampling.spans(0, 2, 3, 1) == (0, 5, 4, 5)  # map row 2: no frame row samples it
     assert sampling.spans(5, 3, 2, 2) == (4, 5, 4, 6)  # past the last sampled column: empty
+    assert sampling.spans(0, 0, 0, 0) == (0, 0, 0, 0)  # an empty box: an empty rectangle
     with pytest.raises(ValueError, match="rows: indices must be 0 or more and never decrease"):
         Sampling([0, 2, 1], [0])
     with pytest.raises(ValueError, match="columns: indices must be 0 or more"):

@@ -52,6 +52,8 @@ class Sampling:
         (left_x, left_y), (right_x, right_y) = self._starts
         last_x, last_y = len(left_x) - 1, len(left_y) - 1  # past the last sampled: none samples it
         x0, y0 = int(left_x[min(x, last_x)]), int(left_y[min(y, last_y)])
+        if w <= 0 or h <= 0:  # an empty box (``cv2.boundingRect`` of nothing)
+            return x0, y0, x0, y0
         return x0, y0, int(right_x[min(x + w - 1, last_x)]), int(right_y[min(y + h - 1, last_y)])
 
     @cached_property
