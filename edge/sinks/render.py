@@ -110,12 +110,7 @@ def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line
     whole = [(0, 0, img.shape[1], img.shape[0])]
     for x0, y0, x1, y1 in whole if background is None else _tinted_rects(result, background):
         part = result.frame_map(x0, y0, x1, y1)
-        if background is None:
-            where = None
-        else:  # a uint8 map with background 0 is its own mask: OpenCV takes nonzero as set
-            where = (
-                part if background == 0 and part.dtype == np.uint8 else (part != background).view(np.uint8)
-            )
+        where = None if background is None else _tinted(part, background)
         _tint(img[y0:y1, x0:x1], part, result.class_ids, where)
     for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
         color = (200, 200, 200) if cid == background else _color(int(cid))
@@ -133,8 +128,7 @@ def _tinted_rects(result: Segmentation, background: int) -> list[tuple[int, int,
     map's regions (outer contours), merged where they overlap. Finding the regions costs about as
     much as tinting a large part of the frame, so it is done only where they fill under a quarter
     of the box round them all."""
-    small = result.class_map
-    mask = small if background == 0 and small.dtype == np.uint8 else (small != background).view(np.uint8)
+    mask = _tinted(result.class_map, background)
     whole = _frame_rect(result, cv2.boundingRect(mask))
     rects = [whole]
     (x0, y0, x1, y1), (w, h) = whole, result.frame_size
@@ -144,6 +138,14 @@ def _tinted_rects(result: Segmentation, background: int) -> list[tuple[int, int,
         if len(contours) <= MAX_REGIONS:
             rects = [_frame_rect(result, box) for box in _disjoint([cv2.boundingRect(c) for c in contours])]
     return [(x0, y0, x1, y1) for x0, y0, x1, y1 in rects if x1 > x0 and y1 > y0]  # some sampled
+
+
+def _tinted(class_map: np.ndarray, background: int) -> np.ndarray:
+    """Where ``class_map`` is not ``background``, as OpenCV takes a mask (nonzero is set): a uint8 map
+    with background 0 is its own mask, with no pass over it."""
+    if background == 0 and class_map.dtype == np.uint8:
+        return class_map
+    return (class_map != background).view(np.uint8)
 
 
 def _disjoint(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:

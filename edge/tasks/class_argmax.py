@@ -129,7 +129,7 @@ def _refine(
     scores: np.ndarray, planes: np.ndarray, tolerance: float, strides: tuple, cells: np.ndarray, dtype
 ) -> np.ndarray:
     """The classes of the pixels of the unsettled ``cells`` (flat indices of cells, n), as
-    (sy * sx, n): exactly ``np.argmax(scores, -1)``.
+    (n, sy, sx): exactly ``np.argmax(scores, -1)``.
 
     A blended score lies between its corners' least and greatest, give or take the kernel's
     rounding. So a class whose greatest corner trails some class's least by more than ``tolerance``
@@ -150,14 +150,14 @@ def _refine(
         offset, cell = np.divmod(unsure, len(cells))
         at = pixel[cells][cell] + inside[offset]
         found[unsure] = scores.reshape(-1, scores.shape[-1])[at].argmax(axis=-1)
-    return found.reshape(len(inside), -1)
+    return np.ascontiguousarray(found.reshape(len(inside), -1).T).reshape(len(cells), *strides)
 
 
 @dataclass(frozen=True)
 class CellMap:
     """A class map made through the upsample: ``classes`` (H, W); per cell, the class of its corners
     (``first``: ny, nx) and whether that holds at each of its pixels (``settled``); the others
-    (``unsettled``: flat indices of cells) and their pixels' classes (``refined``: sy * sx, n)."""
+    (``unsettled``: flat indices of cells, n) and their pixels' classes (``refined``: n, sy, sx)."""
 
     classes: np.ndarray
     strides: tuple[int, int]
@@ -200,11 +200,11 @@ def argmax_upsampled(scores: np.ndarray, strides: tuple[int, int], dtype) -> Cel
     out = np.empty((h, w), dtype)
     cells = _cells(out, strides)
     cells[...] = np.repeat(first, sx, axis=1).reshape(len(first), 1, -1, sx)  # whole rows at a time
-    refined = np.empty((sy * sx, 0), dtype)
-    if len(unsettled):  # their pixels, (sy * sx, n), into the cells' (n, sy, sx)
+    refined = np.empty((0, sy, sx), dtype)
+    if len(unsettled):  # their pixels, into the cells
         refined = _refine(scores, planes, tolerance, strides, unsettled, dtype)
         ci, cj = np.divmod(unsettled, settled.shape[1])
-        cells[ci, :, cj] = refined.reshape(sy, sx, -1).transpose(2, 0, 1)
+        cells[ci, :, cj] = refined
     out[hc:] = scores[hc:].argmax(axis=-1)  # past the last source row or column: read in full
     out[:hc, wc:] = scores[:hc, wc:].argmax(axis=-1)
     return CellMap(out, strides, first, settled, unsettled, refined)
@@ -241,7 +241,7 @@ def weighted_counts(cell_map: CellMap, weights: CellWeights, length: int) -> np.
     counted at once with its summed weight, an unsettled one by its pixels."""
     settled, (sy, sx) = cell_map.settled, cell_map.strides
     rest = _rest(cell_map.classes, settled.shape[0] * sy, settled.shape[1] * sx)
-    ids = np.concatenate([cell_map.first[settled], cell_map.refined.T.ravel(), rest])
+    ids = np.concatenate([cell_map.first[settled], cell_map.refined.ravel(), rest])
     in_cells = weights.in_cells.take(cell_map.unsettled, axis=0).ravel()
     return np.bincount(
         ids, np.concatenate([weights.per_cell[settled], in_cells, weights.rest]), minlength=length

@@ -2,9 +2,10 @@
 
 The class of a pixel is the argmax of its scores. That needs no dequantization (it keeps the order)
 and no softmax (it keeps the order too), so the raw output is read as it is. The map is made at the
-output's size and carries the transform back (for each frame row and column, the output row and
-column its centre falls in); the shares are of the frame's pixels. The frame-sized map is made by
-whoever needs it (``Segmentation.frame_map``): the drawing makes only the rectangle it tints.
+output's size and carries the transform back (``Sampling``: for each frame row and column, the
+output row and column its centre falls in); the shares are of the frame's pixels. The frame-sized
+map is made by whoever needs it (``Segmentation.frame_map``): the drawing makes only the rectangles
+it tints.
 
 The argmax itself is ``edge.tasks.class_argmax``'s: through the model's final bilinear upsample when
 the graph has one that allows it (DeepLab v3), else in bands of rows on the interpreter's threads.
