@@ -71,7 +71,7 @@ def _planes(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     best score, and how far the resize kernel can round a blended score: ``FLOAT_TOLERANCE`` of the
     largest best score, or ``INTEGER_TOLERANCE`` steps."""
     planes = corners.transpose(2, 0, 1).copy()  # elementwise from here
-    integer = np.issubdtype(planes.dtype, np.integer)
+    integer = planes.dtype.kind in "iu"
     if integer:
         planes = planes.astype(np.int32)
     top = planes.max(axis=0)
@@ -82,17 +82,33 @@ def _planes(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 def _keys(planes: np.ndarray, top: np.ndarray, tolerance: float) -> np.ndarray:
     """Per source point, its best class when that class leads every other by more than
-    ``tolerance``; else a negative number of its own (so two unsure points never match)."""
+    ``tolerance``; else a negative number of its own (so two unsure points never match). Whole
+    numbers, as float32."""
     near = planes >= top - tolerance  # the best, and any close to it
-    keys = near.argmax(axis=0)  # the first near the best: the best, where it is the only one
-    np.copyto(keys, _unsure(top.shape), where=near.sum(axis=0) != 1)
-    return keys
+    chosen, count = _only(near, _class_ids(len(planes)))
+    return np.where(count == 1, chosen, _unsure(top.size)).reshape(top.shape)
+
+
+def _only(near: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For flags ``near`` (k, ...) of classes ``ids`` (k,) at each place: the id of the one set,
+    where only one is, and how many are set; as float32 (k, N) sums, both from one matrix product.
+    Right after ``invoke`` every kind of numpy call is slow the first time (its code and tables
+    are out of the caches): this one takes the place of an argmax, a count and a masked copy."""
+    weights = np.ones((2, len(ids)), np.float32)
+    weights[0] = ids
+    chosen, count = np.matmul(weights, near.reshape(len(ids), -1).astype(np.float32))
+    return chosen, count
 
 
 @lru_cache(maxsize=8)
-def _unsure(shape: tuple[int, int]) -> np.ndarray:
-    """-1, -2, ...: a key of its own for each source point that is not sure."""
-    return -1 - np.arange(shape[0] * shape[1]).reshape(shape)
+def _class_ids(n: int) -> np.ndarray:
+    return np.arange(n)
+
+
+@lru_cache(maxsize=8)
+def _unsure(n: int) -> np.ndarray:
+    """-1, -2, ...: a key of its own for each of ``n`` source points that is not sure."""
+    return -1 - np.arange(n, dtype=np.float32)
 
 
 def _corner_keys(corners: np.ndarray) -> np.ndarray:
@@ -144,8 +160,9 @@ def _refine(
     ids = np.flatnonzero((high + tolerance >= low.max(axis=0)).any(axis=1))  # may win in some cell
     blended = np.matmul(_blend(strides), corners[ids].astype(np.float32)).reshape(len(ids), -1)
     near = blended >= blended.max(axis=0) - tolerance  # (k, sy * sx * n): the best, and any close
-    found = np.dot(ids.astype(np.float32), near.astype(np.float32)).astype(dtype)  # where only one
-    unsure = np.flatnonzero(near.sum(axis=0) != 1)  # near-ties: read as the kernel rounded them
+    chosen, count = _only(near, ids)
+    found = chosen.astype(dtype)
+    unsure = np.flatnonzero(count != 1)  # near-ties: read as the kernel rounded them
     if len(unsure):
         offset, cell = np.divmod(unsure, len(cells))
         at = pixel[cells][cell] + inside[offset]
