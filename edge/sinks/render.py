@@ -100,7 +100,8 @@ def _background(result: Segmentation) -> int | None:
 def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line: int) -> None:
     """Each class but the background tinted with its colour, then the legend. Only the rectangles
     that hold tinted pixels are made at the frame's size, coloured and blended: in a street or a room
-    most of the frame is background."""
+    most of the frame is background. A large rectangle is done a band of rows at a time
+    (``_bands``)."""
     background = _background(result)
     if result.frame_size != (img.shape[1], img.shape[0]):  # drawn at another size: resize the map
         class_map = cv2.resize(
@@ -109,12 +110,48 @@ def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line
         result = replace(result, class_map=class_map, sampling=None)
     whole = [(0, 0, img.shape[1], img.shape[0])]
     for x0, y0, x1, y1 in whole if background is None else _tinted_rects(result, background):
-        part = result.frame_map(x0, y0, x1, y1)
-        where = None if background is None else _tinted(part, background)
-        _tint(img[y0:y1, x0:x1], part, result.class_ids, where)
+        bands = _bands(x0, y0, x1, y1)
+        for band in bands:
+            if background is None or len(bands) == 1:  # a single band is the box round its tint
+                left, top, right, bottom = band
+            elif (tight := _tight(result, background, band)) is None:
+                continue
+            else:
+                left, top, right, bottom = tight
+            part = result.frame_map(left, top, right, bottom)
+            where = None if background is None else _tinted(part, background)
+            _tint(img[top:bottom, left:right], part, result.class_ids, where)
     for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
         color = (200, 200, 200) if cid == background else _color(int(cid))
         put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
+
+
+BAND_PIXELS = 65536  # a band's colour image and its temporaries: a few hundred KB, in the L2 cache
+
+
+def _bands(x0: int, y0: int, x1: int, y1: int) -> list[tuple[int, int, int, int]]:
+    """A rectangle cut into bands of rows of about ``BAND_PIXELS``: a band's map, colours and blend
+    stay in the cache from one step to the next."""
+    step = max(1, BAND_PIXELS // max(x1 - x0, 1))
+    return [(x0, top, x1, min(top + step, y1)) for top in range(y0, y1, step)]
+
+
+def _tight(result: Segmentation, background: int, rect: tuple) -> tuple[int, int, int, int] | None:
+    """Frame rectangle ``rect`` (x0, y0, x1, y1) cut down to the box round its pixels that are not
+    ``background``, found on the map as it is; None when it has none. A person or an animal is
+    narrower at the head than at the feet: a band of rows round it holds less background."""
+    x0, y0, x1, y1 = rect
+    sampling = result.sampling
+    if sampling is None:
+        mx0, my0, mx1, my1 = x0, y0, x1, y1
+    else:  # the map rows and columns the rectangle's pixels sample
+        mx0, my0 = int(sampling.columns[x0]), int(sampling.rows[y0])
+        mx1, my1 = int(sampling.columns[x1 - 1]) + 1, int(sampling.rows[y1 - 1]) + 1
+    bx, by, bw, bh = cv2.boundingRect(_tinted(result.class_map[my0:my1, mx0:mx1], background))
+    if bw == 0 or bh == 0:
+        return None
+    fx0, fy0, fx1, fy1 = _frame_rect(result, (mx0 + bx, my0 + by, bw, bh))
+    return max(fx0, x0), max(fy0, y0), min(fx1, x1), min(fy1, y1)  # a map pixel's span may go past it
 
 
 SPARSE = 0.25  # tinted pixels under this share of the box round them all: tint each region's box

@@ -85,24 +85,27 @@ def _keys(planes: np.ndarray, top: np.ndarray, tolerance: float) -> np.ndarray:
     ``tolerance``; else a negative number of its own (so two unsure points never match). Whole
     numbers, as float32."""
     near = planes >= top - tolerance  # the best, and any close to it
-    chosen, count = _only(near, _class_ids(len(planes)))
+    chosen, count = _only(near, _tally(len(planes)))
     return np.where(count == 1, chosen, _unsure(top.size)).reshape(top.shape)
 
 
-def _only(near: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For flags ``near`` (k, ...) of classes ``ids`` (k,) at each place: the id of the one set,
-    where only one is, and how many are set; as float32 (k, N) sums, both from one matrix product.
-    Right after ``invoke`` every kind of numpy call is slow the first time (its code and tables
-    are out of the caches): this one takes the place of an argmax, a count and a masked copy."""
-    weights = np.ones((2, len(ids)), np.float32)
-    weights[0] = ids
-    chosen, count = np.matmul(weights, near.reshape(len(ids), -1).astype(np.float32))
+def _only(near: np.ndarray, tally: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For flags ``near`` (k, ...) of k classes at each place: the id of the one set, where only one
+    is, and how many are set; as float32 sums, both from one matrix product with ``tally`` (2, k):
+    the classes' ids, and ones. Right after ``invoke`` every kind of numpy call is slow the first
+    time (its code and tables are out of the caches): this one takes the place of an argmax, a
+    count and a masked copy."""
+    chosen, count = np.matmul(tally, near.reshape(tally.shape[1], -1).astype(np.float32))
     return chosen, count
 
 
 @lru_cache(maxsize=8)
-def _class_ids(n: int) -> np.ndarray:
-    return np.arange(n)
+def _tally(n: int) -> np.ndarray:
+    """``_only``'s (2, n) table for classes 0 to n - 1 (its columns for a few of them)."""
+    tally = np.ones((2, n), np.float32)
+    tally[0] = np.arange(n)
+    tally.flags.writeable = False
+    return tally
 
 
 @lru_cache(maxsize=8)
@@ -160,7 +163,7 @@ def _refine(
     ids = np.flatnonzero((high + tolerance >= low.max(axis=0)).any(axis=1))  # may win in some cell
     blended = np.matmul(_blend(strides), corners[ids].astype(np.float32)).reshape(len(ids), -1)
     near = blended >= blended.max(axis=0) - tolerance  # (k, sy * sx * n): the best, and any close
-    chosen, count = _only(near, ids)
+    chosen, count = _only(near, _tally(len(planes))[:, ids])
     found = chosen.astype(dtype)
     unsure = np.flatnonzero(count != 1)  # near-ties: read as the kernel rounded them
     if len(unsure):
