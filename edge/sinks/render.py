@@ -91,9 +91,9 @@ def _draw_poses(img: np.ndarray, result: Poses, scale: float, line: int) -> None
 
 def _background(result: Segmentation) -> int | None:
     """The class left untinted: the one labelled background, else id 0 when there are no labels."""
-    for cid, label in zip(result.class_ids, result.labels):
+    for cid, label in zip(result.class_ids.tolist(), result.labels):
         if label is not None and label.lower() == "background":
-            return int(cid)
+            return cid
     return 0 if all(label is None for label in result.labels) else None
 
 
@@ -121,8 +121,9 @@ def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line
             part = result.frame_map(left, top, right, bottom)
             where = None if background is None else _tinted(part, background)
             _tint(img[top:bottom, left:right], part, result.class_ids, where)
-    for row, (cid, label, share) in enumerate(zip(result.class_ids, result.labels, result.shares)):
-        color = (200, 200, 200) if cid == background else _color(int(cid))
+    rows = zip(result.class_ids.tolist(), result.labels, result.shares.tolist())  # numbers of Python's
+    for row, (cid, label, share) in enumerate(rows):
+        color = (200, 200, 200) if cid == background else _color(cid)
         put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
 
 
@@ -169,7 +170,8 @@ def _tinted_rects(result: Segmentation, background: int) -> list[tuple[int, int,
     whole = _frame_rect(result, cv2.boundingRect(mask))
     rects = [whole]
     (x0, y0, x1, y1), (w, h) = whole, result.frame_size
-    tinted = float(result.shares[result.class_ids != background].sum()) * w * h  # frame pixels
+    shares = zip(result.class_ids.tolist(), result.shares.tolist())
+    tinted = sum(share for cid, share in shares if cid != background) * w * h  # frame pixels
     if tinted < SPARSE * (x1 - x0) * (y1 - y0):
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         if len(contours) <= MAX_REGIONS:

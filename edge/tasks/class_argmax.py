@@ -216,7 +216,7 @@ def argmax_upsampled(scores: np.ndarray, strides: tuple[int, int], dtype) -> Cel
     unsettled = np.flatnonzero(~settled)
     if len(unsettled) > MAX_UNSETTLED * settled.size:
         return None
-    first = first.astype(dtype)  # negative (unsure) wraps round, in unsettled cells only
+    first = first.astype(dtype)  # a negative (unsure) key: in unsettled cells only, refined below
     out = np.empty((h, w), dtype)
     cells = _cells(out, strides)
     cells[...] = np.repeat(first, sx, axis=1).reshape(len(first), 1, -1, sx)  # whole rows at a time
