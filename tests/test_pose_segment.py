@@ -291,9 +291,12 @@ def test_sparse_regions_are_tinted_box_by_box_as_the_whole_frame_would_be():
 
 @pytest.mark.parametrize("labels", ["background", "none"])
 def test_a_map_at_the_outputs_size_is_drawn_as_its_frame_map(assets, labels):
-    """DeepLab's map stays at 257 x 257 with the transform back; drawn, only the tinted rectangle is
-    made at the frame's size. The picture is the one the whole frame map gives, pixel for pixel, with
-    the background class untinted and, without labels, with class 0 as the background."""
+    """DeepLab's map stays at 257 x 257 with the transform back; drawn, only the tinted rectangles are
+    made at the frame's size (bands of rows, each cut to the box round its tint). The picture is the
+    one the whole frame map gives, pixel for pixel, with the background class untinted and, without
+    labels, with class 0 as the background."""
+    from edge.sinks.render import _class_lut
+
     frame = cv2.resize(read_image(IMAGES / "segmentation_input_rotation0.jpg"), (640, 480))[:, 40:600]
     with edge.load(assets / DEEPLAB, threads=1) as model:
         result = model(frame)
@@ -303,6 +306,9 @@ def test_a_map_at_the_outputs_size_is_drawn_as_its_frame_map(assets, labels):
     whole = replace(result, class_map=result.frame_map(), sampling=None)
     drawn = edge.draw(frame, result)
     assert np.array_equal(drawn, edge.draw(frame, whole))
+    half = (frame >> 1) + (cv2.applyColorMap(whole.class_map, _class_lut()) >> 1)
+    expected = np.where((whole.class_map != 0)[..., None], half, frame)  # every pixel blended once
+    assert np.array_equal(drawn[120:], expected[120:])  # below the legend
     tinted = np.abs(drawn.astype(int) - frame).sum(axis=2) > 0
     assert tinted[whole.class_map != 0].mean() > 0.95  # the classes, all but a few of the same colour
     assert not tinted[200:][whole.class_map[200:] == 0].any()  # below the legend, the background is not
