@@ -96,16 +96,17 @@ def test_show_opens_a_window_with_the_annotated_frame_and_q_closes_it(display, a
         result = model(frame)
     assert result.labels[0] == "cheeseburger"
     annotated = edge.draw(frame, result)
-    screen, code, out, err = watch(display, assets, path, annotated)
     first = None
-    if best_match(screen, annotated)[0] <= 0.9:
+    for _ in range(2):
+        screen, code, out, err = watch(display, assets, path, annotated)
+        assert code == 0 and "Traceback" not in err, err  # every run ends cleanly
+        assert "frames in" in out and len(err.strip()) == 0, err  # Qt's notes are kept off the terminal
+        if best_match(screen, annotated)[0] > 0.9:
+            break
         # Once in some forty runs of the suite the screen stayed one colour for the whole 15 s
         # (a score of 0.0) while the run went on and ended cleanly; alone it never did. Kept as
         # evidence, and the run made once more: a window that never shows its frame fails twice.
         first = (best_match(screen, annotated)[0], int(screen.min()), int(screen.max()), out.strip())
-        screen, code, out, err = watch(display, assets, path, annotated)
-    assert code == 0 and "Traceback" not in err, err
-    assert "frames in" in out and len(err.strip()) == 0, err  # Qt's notes are kept off the terminal
     score, x, y, scale = best_match(screen, annotated)
     assert score > 0.9, (score, first)  # the window shows the frame
     # ... annotated: where the labels are drawn, the screen is the annotated frame, not the photo

@@ -82,11 +82,11 @@ def _planes(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 
 def _keys(planes: np.ndarray, top: np.ndarray, tolerance: float) -> np.ndarray:
     """Per source point, its best class when that class leads every other by more than
-    ``tolerance``; else a negative number of its own (so two unsure points never match). Whole
-    numbers, as float32."""
+    ``tolerance``; else a negative number of its own (so two unsure points never match). As int32:
+    a negative float cast to uint8 is an invalid operation on ARM (numpy warns), an int wraps."""
     near = planes >= top - tolerance  # the best, and any close to it
     chosen, count = _only(near, _tally(len(planes)))
-    return np.where(count == 1, chosen, _unsure(top.size)).reshape(top.shape)
+    return np.where(count == 1, chosen, _unsure(top.size)).astype(np.int32).reshape(top.shape)
 
 
 def _only(near: np.ndarray, tally: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -216,7 +216,7 @@ def argmax_upsampled(scores: np.ndarray, strides: tuple[int, int], dtype) -> Cel
     unsettled = np.flatnonzero(~settled)
     if len(unsettled) > MAX_UNSETTLED * settled.size:
         return None
-    first = first.astype(dtype)  # a negative (unsure) key: in unsettled cells only, refined below
+    first = first.astype(dtype)  # negative (unsure) wraps round, in unsettled cells only
     out = np.empty((h, w), dtype)
     cells = _cells(out, strides)
     cells[...] = np.repeat(first, sx, axis=1).reshape(len(first), 1, -1, sx)  # whole rows at a time
