@@ -115,6 +115,10 @@ def test_the_frame_map_and_its_counts_are_the_warped_maps(mode):
         assert np.array_equal(result.shares, (counted[result.class_ids] / warped.size).astype(np.float32))
         y0, y1, x0, x1 = fh // 5, fh - fh // 3, fw // 7, fw - fw // 4
         assert np.array_equal(result.frame_map(x0, y0, x1, y1), warped[y0:y1, x0:x1])
+        narrow = x0 + max(fw // 4, 1)
+        assert np.array_equal(result.frame_map(x0, y0, narrow, y1), warped[y0:y1, x0:narrow])
+        wide = replace(result, class_map=small.astype(np.uint16) * 300)  # over 256 classes
+        assert np.array_equal(wide.frame_map(), warped.astype(np.uint16) * 300)
         weighed = np.bincount(small.ravel(), weights=pixel_weights(small.shape, sampling).ravel())
         assert weighed.sum() == fh * fw
         histogram = np.bincount(warped.ravel(), minlength=len(weighed))
