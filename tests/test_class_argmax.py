@@ -16,7 +16,8 @@ import edge
 from edge.model.graph import Resize, resize_producing
 from edge.tasks.class_argmax import (
     INTEGER_TOLERANCE,
-    _corner_keys,
+    _keys,
+    _planes,
     argmax_upsampled,
     cell_weights,
     grid_strides,
@@ -96,7 +97,7 @@ def test_integer_near_ties_are_read_in_full():
     coarse[2:6, 2:6, 1] = coarse[2:6, 2:6, 0] + 1
     scores = _upsample(coarse, (4, 4), rounding=True)
     assert (scores[..., 0] == scores[..., 1]).any()  # the trap is there
-    keys = _corner_keys(scores[::4, ::4])
+    keys = _keys(*_planes(scores[::4, ::4]))  # per source point: its sure class, else negative
     assert (keys[2:6, 2:6] < 0).all() and (keys[:2] == 1).all()  # a one-step lead is not sure
     found = argmax_upsampled(scores, (4, 4), np.uint8)
     assert found is not None and found.settled.mean() > 0.5

@@ -114,12 +114,6 @@ def _unsure(n: int) -> np.ndarray:
     return -1 - np.arange(n, dtype=np.float32)
 
 
-def _corner_keys(corners: np.ndarray) -> np.ndarray:
-    """Per source point of (ny, nx, C) scores, its best class when that class leads every other by
-    more than the resize kernel can round away; else negative."""
-    return _keys(*_planes(corners))
-
-
 @lru_cache(maxsize=8)
 def _blend(strides: tuple[int, int]) -> np.ndarray:
     """The bilinear weights of a cell's corners (top left, bottom left, top right, bottom right) at
