@@ -183,6 +183,23 @@ def test_run_on_a_video_file(assets, tmp_path):
     assert len(jsonl.read_text().splitlines()) == 20
 
 
+def test_frames_stops_a_video_file_too(assets, tmp_path):
+    """--frames ends a run on any source, not only the synthetic one: 7 of the clip's 120 frames
+    recorded and written, every output closed whole; 0 is refused."""
+    model = assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite"
+    clip = assets / "video/pose_1.mp4"
+    jsonl, video = tmp_path / "v.jsonl", tmp_path / "v.mp4"
+    proc = run_cli("run", model, "--source", clip, "--frames", "7", "--jsonl", jsonl, "--save", video)
+    assert proc.returncode == 0, proc.stderr
+    assert "7 frames in" in proc.stdout
+    assert [json.loads(line)["index"] for line in jsonl.read_text().splitlines()] == list(range(7))
+    cap = cv2.VideoCapture(str(video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 7 and cap.read()[0]
+    cap.release()
+    refused = run_cli("run", model, "--source", clip, "--frames", "0")
+    assert_one_line_error(refused, "--frames must be 1 or more")
+
+
 def test_sigterm_mid_run_leaves_a_playable_video_and_whole_jsonl_lines(trained, tmp_path):
     import signal
     import time

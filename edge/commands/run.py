@@ -20,7 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="synthetic, picamera, a camera index (0), a video file, an image folder or glob, an "
         "RTSP/HTTP/MJPEG URL, or a GStreamer pipeline",
     )
-    p.add_argument("--frames", type=int, help="frames of the synthetic source (default 300)")
+    p.add_argument(
+        "--frames",
+        type=int,
+        help="stop after this many frames, from any source (default: a file's or folder's end, never "
+        "for a camera or stream; the synthetic sources make this many: 300, synthetic:tracks 600)",
+    )
     p.add_argument(
         "--mode",
         choices=("latest", "every"),
@@ -196,8 +201,11 @@ def open_sinks(
 def handle(args: argparse.Namespace) -> int:
     from edge.pipeline.loop import run
     from edge.pipeline.stats import LiveStats
+    from edge.sinks.base import FrameLimit
     from edge.sources import open_source
 
+    if args.frames is not None and args.frames < 1:
+        raise EdgeError(f"--frames must be 1 or more, got {args.frames}")
     stats = LiveStats()
     tracking = tracking_for(args)
     if args.mqtt_discovery and not args.mqtt:
@@ -206,6 +214,8 @@ def handle(args: argparse.Namespace) -> int:
         stats.tracking = tracking.counts
     with contextlib.ExitStack() as stack:  # every output is closed, whatever ends the run
         sinks = open_sinks(args, stack, stats, title=args.model.name, tracking=tracking)
+        if args.frames is not None:  # a camera or a file stops there too, not only the synthetic source
+            sinks.append(FrameLimit(args.frames))
         task = stack.enter_context(load_task(args, threshold=tracking.low if tracking else None))
         if tracking is not None and task.spec.task not in ("detect", "pose"):
             raise EdgeError(
