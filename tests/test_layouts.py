@@ -213,3 +213,15 @@ def test_distances_decode_from_each_strides_cell_centres_capped_at_the_edges():
     assert boxes.tolist() == [[0.0, 12.0, 44.0, 20.0], [0.0, 0.0, 48.0, 32.0]]  # 16 px left: capped at 0
     with pytest.raises(EdgeError, match="not a multiple of the model's strides"):
         anchor_points(DistanceGrid((8, 32), (64.0, 384.0)), 32, 48)
+
+
+def test_the_command_line_offers_every_task_layout_and_runtime():
+    """The flags' choices are written out where numpy is not imported (``--help`` stays light): they
+    must name every task and layout edge reads, and every interpreter, or a flag an error asks for is
+    refused."""
+    from edge.commands.options import LAYOUT_NAMES, RUNTIME_NAMES, TASK_NAMES
+    from edge.model.layouts import BY_NAME, TASKS
+    from edge.model.runtime import RUNTIMES
+
+    assert TASK_NAMES == TASKS and tuple(BY_NAME) == LAYOUT_NAMES
+    assert tuple(name for name, _, _ in RUNTIMES) == RUNTIME_NAMES

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import edge
-from tests.conftest import ROOT, needs_tensorflow
+from tests.conftest import ROOT, needs_tensorflow, run_cli
 from tests.test_yolo import _heads_module, _tolerance
 
 pytestmark = needs_tensorflow
@@ -55,11 +55,12 @@ def heads(tmp_path_factory) -> dict:
     left, bottom = np.eye(32)[0], -np.eye(32)[1]
     paths = {}
     for mode in MODES:
+        content = yh.convert(pose, mode, SIZE)
         paths["pose", mode] = yh.write(
-            out / f"pose_{mode}.tflite",
-            yh.convert(pose, mode, SIZE),
-            yh.ultralytics_metadata(["person"], SIZE, "pose"),
+            out / f"pose_{mode}.tflite", content, yh.ultralytics_metadata(["person"], SIZE, "pose")
         )
+        if mode == "float32":  # no metadata: [1, 56, N] is a pose head or a 52-class detector
+            paths["pose", "bare"] = yh.write(out / "pose_bare.tflite", content)
         for order, first in (("nhwc", False), ("nchw", True)):
             pred, protos = yh.seg_head_tensors(SIZE, 3, objects, [left, bottom], _protos(first))
             outputs = (protos, pred) if first else (pred, protos)  # the two orders, too
@@ -104,6 +105,22 @@ def test_seg_heads_give_boxes_with_masks_in_frame_pixels(heads, mode, order):
     assert dog[325:480, 85:235].all() and dog.sum() <= 160 * 160 * 1.02  # its whole box
     items = det.to_dict()["detections"]
     assert items[0]["mask_area"] == pytest.approx(200 * 400, rel=0.03) and items[1]["mask_area"] == dog.sum()
+
+
+def test_a_head_without_metadata_is_told_by_the_flags_the_error_names(heads, tmp_path):
+    """[1, 56, N] with no metadata fits a pose head and a 52-class detector: the command says to pass
+    --layout, and --layout yolov8_pose (or --task pose) is taken and gives the person."""
+    image = tmp_path / "frame.png"
+    cv2.imwrite(str(image), np.zeros((480, 640, 3), np.uint8))
+    bare = heads["pose", "bare"]
+    refused = run_cli("predict", bare, image)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "yolov8_pose" in refused.stderr and "pass --layout" in refused.stderr, refused.stderr
+    for flags in (("--layout", "yolov8_pose"), ("--task", "pose")):
+        proc = run_cli("predict", bare, image, "--json", *flags)
+        assert proc.returncode == 0, proc.stderr
+        poses = json.loads(proc.stdout)["poses"]
+        assert [p["label"] for p in poses] == ["person", "person"] and len(poses[0]["keypoints"]) == 17
 
 
 def test_masks_are_drawn_inside_their_boxes(heads):

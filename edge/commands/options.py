@@ -7,8 +7,12 @@ import argparse
 from pathlib import Path
 
 RUNTIME_NAMES = ("litert", "tflite-runtime", "tf")  # edge.model.runtime.RUNTIMES, without numpy
-TASK_NAMES = ("classify", "detect")  # edge.model.layouts.TASKS (a test keeps them equal)
-LAYOUT_NAMES = ("class_scores", "ssd", "yolov8", "yolov5", "anchor_free")  # edge.model.layouts.BY_NAME
+# edge.model.layouts.TASKS and BY_NAME, without numpy (tests/test_layouts.py keeps them equal)
+TASK_NAMES = ("classify", "detect", "pose", "segment")
+LAYOUT_NAMES = (
+    "class_scores", "ssd", "yolov8", "yolov5", "anchor_free", "yolov8_pose", "yolov8_seg", "movenet",
+    "movenet_multipose", "segmentation",
+)  # fmt: skip
 
 
 def floats(text: str) -> tuple[float, ...]:
