@@ -179,6 +179,39 @@ def test_on_video_the_crop_follows_the_person_and_scores_rise(assets, pose_clip)
 
 
 @needs_tensorflow
+def test_a_float_input_singlepose_gets_rgb_pixels_0_to_255(tmp_path):
+    """Older MoveNet files take float32 pixels: edge reads the dtype from the model and feeds RGB
+    0..255, stretched. A real converted model whose nose score is the mean red / 255 and whose
+    points are planted shows both: a pure red frame scores 1.0, a pure blue one 0.0."""
+    import keras
+    import tensorflow as tf
+
+    planted = np.tile([0.25, 0.75, 0.9], (17, 1)).astype(np.float32)  # (y, x, score)
+    planted[0, 2] = 0.0
+    weights = np.zeros((3, 51), np.float32)
+    weights[0, 2] = 1 / 255  # the nose's score: the red channel's mean, from 0..255 to 0..1
+    inputs = keras.Input((64, 64, 3), batch_size=1)
+    dense = keras.layers.Dense(51)
+    outputs = keras.layers.Reshape((1, 17, 3))(dense(keras.layers.GlobalAveragePooling2D()(inputs)))
+    model = keras.Model(inputs, outputs)
+    dense.set_weights([weights, planted.ravel()])
+    path = tmp_path / "singlepose_float.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    with edge.load(path) as task:
+        assert (task.spec.layout, task.spec.input.dtype, task.spec.input.resize) == (
+            "movenet",
+            "float32",
+            "stretch",
+        )
+        red, blue = (np.zeros((480, 640, 3), np.uint8) for _ in range(2))
+        red[..., 2], blue[..., 0] = 255, 255  # BGR frames
+        seen_red, seen_blue = task(red), task(blue)
+    assert seen_red.keypoint_scores[0, 0] == pytest.approx(1.0, abs=1e-3)
+    assert seen_blue.keypoint_scores[0, 0] == pytest.approx(0.0, abs=1e-3)
+    assert seen_red.keypoints[0, 5] == pytest.approx([0.75 * 640, 0.25 * 480], abs=0.5)
+
+
+@needs_tensorflow
 def test_multipose_points_come_back_through_the_letterbox(tmp_path):
     """A real converted model whose [1, 6, 56] output is planted: a 640x480 frame letterboxed into
     64x64 has 8 px of padding above and below, which the points must lose on their way back."""
