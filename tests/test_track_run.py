@@ -84,6 +84,20 @@ def test_two_people_keep_their_ids_cross_the_door_once_each_and_enter_and_leave_
         assert sum(1 for _ in container.decode(video=0)) == FRAMES
 
 
+def test_frames_ends_a_tracked_run_as_the_end_of_the_clip_does(assets, walk, tmp_path):
+    """--frames stops a file half way: the frames before it go out, then every live track ends
+    ("stopped") in the last line, as at the clip's end."""
+    out, half = tmp_path / "half.jsonl", FRAMES // 2
+    done = run_cli("run", *_ssd(assets), "--source", walk, "--track", "--frames", half, "--jsonl", out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{half} frames in" in done.stdout
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    frames, final = lines[:-1], lines[-1]
+    assert [r["index"] for r in frames] == list(range(half)) and set(final) == {"events"}
+    ends = [e for e in final["events"] if e["type"] == "end"]
+    assert len(ends) == 2 and all(e["reason"] == "stopped" for e in ends), final
+
+
 def _expected_clips(frames: list[dict], pre: float, post: float) -> tuple[dict[int, int], dict[int, int]]:
     """From each frame's timestamp and events (the JSONL): the frames each clip must hold, and how many
     of them come before its event, by the frame that opens it. A clip opens at an event with the frames

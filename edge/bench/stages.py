@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.errors import EdgeError
+from edge.errors import EdgeError, StopRun
 from edge.model.spec import Overrides
 from edge.pipeline.loop import run
 from edge.pipeline.stats import STAGES, LiveStats
-from edge.sinks.base import FrameLimit
+from edge.sinks.base import Sink
 from edge.sources import open_source
 from edge.tasks.loader import load
 
@@ -51,6 +51,21 @@ class StageResult:
         }
 
 
+class _Limit(Sink):
+    """Ends the run after ``frames`` frames; with ``draw`` the frames are annotated (and dropped),
+    so the output stage pays for drawing as a window, video or web view would."""
+
+    def __init__(self, frames: int | None, draw: bool) -> None:
+        self.frames = frames
+        self.annotated = draw
+        self.seen = 0
+
+    def write(self, item, image) -> None:
+        self.seen += 1
+        if self.frames is not None and self.seen >= self.frames:
+            raise StopRun
+
+
 def bench_pipeline(
     path: Path,
     source: str,
@@ -71,7 +86,7 @@ def bench_pipeline(
         load(path, threads=threads, runtime=runtime, overrides=overrides, xnnpack=xnnpack) as task,
         open_source(source, frames=frames) as src,
     ):
-        limit = FrameLimit(frames if frames or not src.live else LIVE_FRAMES, draw)
+        limit = _Limit(frames if frames or not src.live else LIVE_FRAMES, draw)
         summary = run(task, src, [limit], mode=mode, stats=stats)
     if summary.interrupted:
         raise KeyboardInterrupt

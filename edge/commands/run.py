@@ -201,10 +201,9 @@ def open_sinks(
 def handle(args: argparse.Namespace) -> int:
     from edge.pipeline.loop import run
     from edge.pipeline.stats import LiveStats
-    from edge.sinks.base import FrameLimit
     from edge.sources import open_source
 
-    if args.frames is not None and args.frames < 1:
+    if args.frames is not None and args.frames < 1:  # before any output is opened
         raise EdgeError(f"--frames must be 1 or more, got {args.frames}")
     stats = LiveStats()
     tracking = tracking_for(args)
@@ -214,8 +213,6 @@ def handle(args: argparse.Namespace) -> int:
         stats.tracking = tracking.counts
     with contextlib.ExitStack() as stack:  # every output is closed, whatever ends the run
         sinks = open_sinks(args, stack, stats, title=args.model.name, tracking=tracking)
-        if args.frames is not None:  # a camera or a file stops there too, not only the synthetic source
-            sinks.append(FrameLimit(args.frames))
         task = stack.enter_context(load_task(args, threshold=tracking.low if tracking else None))
         if tracking is not None and task.spec.task not in ("detect", "pose"):
             raise EdgeError(
@@ -233,8 +230,9 @@ def handle(args: argparse.Namespace) -> int:
             )
         )
         summary = run(
-            task, source, sinks, mode=args.mode, max_fps=args.max_fps, stats=stats, tracking=tracking
-        )
+            task, source, sinks, mode=args.mode, max_fps=args.max_fps, stats=stats, tracking=tracking,
+            frames=args.frames,  # a camera or a file stops there too, not only the synthetic sources
+        )  # fmt: skip
         label = task.runtime.label
     out = sys.stderr if args.jsonl == "-" else sys.stdout
     print(f"{args.model} on {args.source} ({label})", file=out)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 from edge.errors import EdgeError, StopRun
+from edge.pipeline.pace import Pace
 from edge.pipeline.stats import STAGES, LiveStats
 from edge.pipeline.truth import ObjectTally, agrees, result_labels
 from edge.sinks.base import Sink
@@ -270,24 +271,6 @@ def _track(tracking: Tracking | None, frame: Frame, result: Result, times: dict[
     return stepped
 
 
-class _Pace:
-    """``--max-fps``: waits *before* a frame is taken, so the frame taken is the newest."""
-
-    def __init__(self, max_fps: float | None) -> None:
-        self.interval = 1.0 / max_fps if max_fps else 0.0
-        self.next_start = time.monotonic()
-
-    def wait(self) -> None:
-        if self.interval:
-            delay = self.next_start - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-
-    def took(self) -> None:
-        if self.interval:
-            self.next_start = max(self.next_start + self.interval, time.monotonic() - self.interval)
-
-
 def _summary(stats: LiveStats, mode: str, seconds: float, truths: int, hits: int, interrupted: bool,
              objects: ObjectTally):  # fmt: skip
     hist = stats.stages
@@ -310,6 +293,18 @@ def _summary(stats: LiveStats, mode: str, seconds: float, truths: int, hits: int
     )
 
 
+def _checked_mode(source: Source, mode: str | None, max_fps: float | None, frames: int | None) -> str:
+    """The mode to run in (latest for a camera or stream unless told), the options checked."""
+    mode = mode or ("latest" if source.live else "every")
+    if mode not in MODES:
+        raise EdgeError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
+    if max_fps is not None and max_fps <= 0:
+        raise EdgeError(f"--max-fps must be above 0, got {max_fps}")
+    if frames is not None and frames < 1:
+        raise EdgeError(f"--frames must be 1 or more, got {frames}")
+    return mode
+
+
 def run(
     task: Task,
     source: Source,
@@ -320,16 +315,13 @@ def run(
     on_result: Callable[[Frame, Result], None] | None = None,
     overlay: bool = True,
     tracking: Tracking | None = None,
+    frames: int | None = None,
 ) -> RunSummary:
-    """Run ``task`` on ``source`` through the pipeline until the source ends, an output stops the run
-    (``StopRun``, or an error, re-raised here) or the caller is interrupted; every thread is done when
-    this returns. Whatever ends the run, it ends within a fraction of a second. With ``tracking``,
-    results carry track ids, items carry events, and the last events go out after the last frame."""
-    mode = mode or ("latest" if source.live else "every")
-    if mode not in MODES:
-        raise EdgeError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
-    if max_fps is not None and max_fps <= 0:
-        raise EdgeError(f"--max-fps must be above 0, got {max_fps}")
+    """Run ``task`` on ``source`` through the pipeline until the source ends (or ``frames`` have run),
+    an output stops the run (``StopRun``, or an error, re-raised here) or the caller is interrupted;
+    every thread is done when this returns, within a fraction of a second. With ``tracking``, results
+    carry track ids, items carry events, and the last events go out after the last frame."""
+    mode = _checked_mode(source, mode, max_fps, frames)
     stats = stats or LiveStats()
     stop = threading.Event()
     slot = _Latest(stats) if mode == "latest" else _Queue(QUEUE_SIZE)
@@ -338,9 +330,9 @@ def run(
     outputs = _Worker("outputs", lambda: _outputs(out, sinks, stop, stats, overlay, tracking), stop)
     hits = truths = 0
     objects = ObjectTally()
-    pace = _Pace(max_fps)
+    pace = Pace(max_fps)
     start = time.perf_counter()
-    interrupted = ended = False
+    interrupted, ended, run_frames = False, False, 0
     gui = [s for s in sinks if getattr(s, "main_thread", False)]  # GUI toolkits: the thread that made them
     capture.start()
     outputs.start()
@@ -369,6 +361,10 @@ def run(
             if on_result is not None:
                 on_result(frame, result)
             out.put(Item(frame, result, {"capture": capture_s, **times}, age, events, snapshots), stop)
+            run_frames += 1
+            if frames is not None and run_frames >= frames:  # as at the end of a file: outputs drain
+                ended = True
+                break
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop, let the outputs drain, report
         interrupted = True
     except StopRun:  # q, Esc or the window closed: the run ends like at the end of a file

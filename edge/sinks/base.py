@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge.errors import StopRun
-
 
 class Sink:
     """Base of the outputs. ``annotated`` sinks get the frame with the result drawn on it as ``image``;
@@ -32,19 +30,3 @@ class Sink:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class FrameLimit(Sink):
-    """Ends the run once ``frames`` frames have gone out (``StopRun``: every output still gets the
-    last one; None: never); with ``annotated`` each is drawn first, as a window, video or web view
-    would have it."""
-
-    def __init__(self, frames: int | None, annotated: bool = False) -> None:
-        self.frames = frames
-        self.annotated = annotated
-        self.seen = 0
-
-    def write(self, item, image) -> None:
-        self.seen += 1
-        if self.frames is not None and self.seen >= self.frames:
-            raise StopRun
