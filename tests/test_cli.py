@@ -48,6 +48,27 @@ def test_unreadable_image(trained, tmp_path):
     )
 
 
+def test_predict_takes_folders_of_images(assets, tmp_path):
+    """A folder stands for its images (by name; not its subfolders, nor other files), beside files."""
+    import shutil
+
+    model = assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite"
+    photos = tmp_path / "photos"
+    (photos / "deeper").mkdir(parents=True)
+    for name in ("dog.jpg", "burger.jpg"):
+        shutil.copy(assets / "images" / name, photos / name)
+    shutil.copy(assets / "images/pets.jpg", photos / "deeper/pets.jpg")
+    (photos / "notes.txt").write_text("not an image")
+    proc = run_cli("predict", model, photos, assets / "images/cat_720p.jpg", "--json", "--top-k", "1")
+    assert proc.returncode == 0, proc.stderr
+    seen = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [os.path.basename(o["image"]) for o in seen] == ["burger.jpg", "dog.jpg", "cat_720p.jpg"]
+    assert seen[0]["classes"][0]["label"] == "cheeseburger"
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(run_cli("predict", model, tmp_path / "empty"), "no images in folder")
+    assert_one_line_error(run_cli("predict", model, tmp_path / "gone"), "image not found")
+
+
 def test_missing_and_empty_data_folders(trained, tmp_path):
     model = trained["models"]["int8"]
     assert_one_line_error(run_cli("eval", model, tmp_path / "nowhere"), "data folder not found")

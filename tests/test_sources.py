@@ -42,6 +42,9 @@ def test_folder_source_skips_and_counts_unreadable_images(tmp_path):
 def test_bad_sources_are_clear_errors(tmp_path):
     with pytest.raises(EdgeError, match="unknown source"):
         open_source("nothing-here")
+    for gone in (tmp_path / "gone.mp4", tmp_path / "clips"):  # a path, not a name: say it is missing
+        with pytest.raises(EdgeError, match="no such file or folder"):
+            open_source(str(gone))
     bad = tmp_path / "clip.mp4"
     bad.write_bytes(b"not a video")
     with pytest.raises(EdgeError, match="cannot open video"):

@@ -14,7 +14,7 @@ from edge.errors import EdgeError
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="classify, detect, estimate poses or segment images with a .tflite")
     p.add_argument("model", type=Path)
-    p.add_argument("images", nargs="+", type=Path)
+    p.add_argument("images", nargs="+", type=Path, help="image files, or folders of them")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
     add_model_options(p)
     return p
@@ -49,15 +49,27 @@ def print_result(path: Path, result) -> None:
         print(f"  {score:6.3f}  {label if label is not None else '-'}  (id {cid})  [{corners}]")
 
 
+def _images(path: Path) -> list[Path]:
+    """An image file, or the images in a folder (not its subfolders), by name."""
+    from edge.sources.images import IMAGE_EXTENSIONS
+
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise EdgeError(f"image not found: {path}")
+    found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not found:
+        raise EdgeError(f"no images in folder {path} ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return found
+
+
 def handle(args: argparse.Namespace) -> int:
     from edge.sources.images import read_image
     from edge.tasks.results import record
 
     with load_task(args) as task:
-        for path in args.images:
-            if not path.is_file():  # every path checked before the first result
-                raise EdgeError(f"image not found: {path}")
-        for path in args.images:
+        paths = [image for path in args.images for image in _images(path)]  # all checked before the first
+        for path in paths:
             task.reset()  # each image on its own: nothing carried over from the one before
             result = task(read_image(path))
             if args.json:

@@ -72,6 +72,8 @@ def open_source(
         if path.suffix.lower() in IMAGE_EXTENSIONS:
             return FolderSource(spec)
         return VideoSource(str(path), realtime=realtime, fps=fps)
+    if path.suffix or path.parent != Path("."):  # clip.mp4, videos/clip: a file that is not there
+        raise EdgeError(f"unknown source {spec!r}: no such file or folder")
     raise EdgeError(
         f"unknown source {spec!r}: expected 'synthetic', 'picamera', a camera index such as 0, "
         "a video file, an image folder or glob, a stream URL or a GStreamer pipeline"
