@@ -493,6 +493,15 @@ def test_the_overhead_script_times_decode_and_drawing_of_pose_and_segmentation(a
     assert (pose["task"], seg["task"]) == ("pose", "segment") and pose["draw_ms"] > 0 and seg["draw_ms"] > 0
     assert seg["drawn_share"] == pytest.approx((seg["decode_ms"] + seg["draw_ms"]) / seg["bare_ms"])
     assert "(dec+draw)/inv" in proc.stdout
+    from tools.task_overhead import busy_rows  # with no model given: DeepLab on a busier frame too
+
+    (busy,) = busy_rows(runs=3, threads=2)
+    assert (busy.model, busy.frame, busy.task) == (
+        "deeplabv3.tflite",
+        "segmentation_input_rotation0.jpg",
+        "segment",
+    )
+    assert busy.draw_ms > 0 and busy.decode_ms > 0
 
 
 def test_bench_times_the_pipeline_of_a_pose_and_a_segmentation_model(assets, tmp_path):

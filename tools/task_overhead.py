@@ -13,8 +13,9 @@ the masks (timed within decode) under 3 ms for 10 objects (``make overhead`` bui
     python tools/task_overhead.py [MODEL ...] [--frame IMAGE] [--runs 200] [--threads 2]
 
 With no model, it measures the asset models edge runs, plus the YOLO heads in runs/yolo-heads
-when they exist (``make overhead`` builds 640 px, 80-class heads first). Exit 0 whatever it
-measures, 1 with --check when a target is missed, 2 on bad input.
+when they exist (``make overhead`` builds 640 px, 80-class heads first), and DeepLab once more on
+a busier frame (``BUSY_FRAMES``). Exit 0 whatever it measures, 1 with --check when a target is
+missed, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from testbed import ASSETS, SSD_LABELS, SSD_MODEL  # noqa: E402
-
 from edge.errors import EdgeError  # noqa: E402
 from edge.model.spec import Overrides  # noqa: E402
 from edge.sinks.render import draw  # noqa: E402
 from edge.tasks.loader import load  # noqa: E402
+from tools.testbed import ASSETS, SSD_LABELS, SSD_MODEL  # noqa: E402
 
 ASSET_MODELS = (
     (str(SSD_MODEL.relative_to(ASSETS)), str(SSD_LABELS.relative_to(ASSETS))),
@@ -48,6 +48,10 @@ ASSET_MODELS = (
     ("models/pose/movenet_single_pose_lightning_ptq.tflite", None),
     ("models/segmentation/deeplabv3.tflite", None),
 )
+# With no model given, these are also measured on a busier frame: the asset photo where the most is
+# tinted (62% of it: a person and a horse), as a webcam close to a person sees. Issue 18's target
+# holds there too, or the row says MISSED.
+BUSY_FRAMES = {"models/segmentation/deeplabv3.tflite": "images/segmentation_input_rotation0.jpg"}
 DRAWN = ("pose", "segment")  # tasks whose target counts drawing: decode + draw under 15% of invoke
 DRAWN_MAX_SHARE = 0.15
 SEG_MAX_MASKS_MS = 3.0  # a YOLO-seg head with 10 objects: assembling their masks under 3 ms
@@ -71,6 +75,7 @@ class Overhead:
     draw_ms: float
     results: int
     masks_ms: float = 0.0  # YOLO-seg: assembling the instance masks, within decode
+    frame: str = ""  # the image the frame was made from, when not the default one
 
     @property
     def extra_ms(self) -> float:
@@ -165,6 +170,17 @@ def default_models() -> list[tuple[Path, Path | None]]:
     return models
 
 
+def busy_rows(runs: int, threads: int) -> list[Overhead]:
+    """The ``BUSY_FRAMES`` models measured on their busier frame (none without the assets)."""
+    rows = []
+    for model, image in BUSY_FRAMES.items():
+        if (ASSETS / model).is_file() and (ASSETS / image).is_file():
+            frame = cv2.resize(cv2.imread(str(ASSETS / image)), (640, 480))
+            row = measure(ASSETS / model, frame, None, runs, threads)
+            rows.append(replace(row, frame=Path(image).name))
+    return rows
+
+
 def default_frame() -> np.ndarray:
     """A real 640x480 frame: the first of the asset traffic clip, else a fixed noise image."""
     cap = cv2.VideoCapture(str(ASSETS / "video" / "traffic_frames.mp4"))
@@ -199,6 +215,8 @@ def main() -> int:
         else:
             frame = default_frame()
         rows = [measure(path, frame, labels, args.runs, args.threads) for path, labels in models]
+        if not args.models and not args.frame:
+            rows += busy_rows(args.runs, args.threads)
     except EdgeError as exc:
         print(f"task_overhead: error: {exc}", file=sys.stderr)
         return 2
@@ -207,15 +225,16 @@ def main() -> int:
         "< 2 ms; pose and segmentation: decode + draw < 15% of invoke"
     )
     print(
-        f"{'model':46s} {'layout':12s} {'invoke':>8s} {'edge':>8s} {'extra':>7s} {'prep':>6s} "
+        f"{'model':54s} {'layout':12s} {'invoke':>8s} {'edge':>8s} {'extra':>7s} {'prep':>6s} "
         f"{'decode':>6s} {'draw':>6s} {'extra/invoke':>12s} {'(dec+draw)/inv':>14s}  verdict"
     )
     for r in rows:
         drawn = f"{r.drawn_share:14.1%}" if r.task in DRAWN else f"{'-':>14s}"
         if r.layout == "yolov8_seg":
             drawn = f"masks {r.masks_ms:5.3f} ms"
+        name = r.model + (f" on {r.frame}" if r.frame else "")
         print(
-            f"{r.model[:46]:46s} {r.layout:12s} {r.bare_ms:8.3f} {r.edge_ms:8.3f} {r.extra_ms:7.3f} "
+            f"{name[:54]:54s} {r.layout:12s} {r.bare_ms:8.3f} {r.edge_ms:8.3f} {r.extra_ms:7.3f} "
             f"{r.prepare_ms:6.3f} {r.decode_ms:6.3f} {r.draw_ms:6.3f} {r.share:12.1%} {drawn}  "
             f"{'ok' if r.ok else 'MISSED'}"
         )
