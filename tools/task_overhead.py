@@ -175,8 +175,10 @@ def busy_rows(runs: int, threads: int) -> list[Overhead]:
     rows = []
     for model, image in BUSY_FRAMES.items():
         if (ASSETS / model).is_file() and (ASSETS / image).is_file():
-            frame = cv2.resize(cv2.imread(str(ASSETS / image)), (640, 480))
-            row = measure(ASSETS / model, frame, None, runs, threads)
+            picture = cv2.imread(str(ASSETS / image))
+            if picture is None:
+                raise EdgeError(f"cannot read image {ASSETS / image}")
+            row = measure(ASSETS / model, cv2.resize(picture, (640, 480)), None, runs, threads)
             rows.append(replace(row, frame=Path(image).name))
     return rows
 

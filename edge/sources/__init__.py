@@ -72,7 +72,7 @@ def open_source(
         if path.suffix.lower() in IMAGE_EXTENSIONS:
             return FolderSource(spec)
         return VideoSource(str(path), realtime=realtime, fps=fps)
-    if path.suffix or path.parent != Path("."):  # clip.mp4, videos/clip: a file that is not there
+    if (path.suffix or path.parent != Path(".")) and not path.exists():  # clip.mp4, videos/clip
         raise EdgeError(f"unknown source {spec!r}: no such file or folder")
     raise EdgeError(
         f"unknown source {spec!r}: expected 'synthetic', 'picamera', a camera index such as 0, "
