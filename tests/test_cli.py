@@ -22,9 +22,11 @@ def assert_one_line_error(proc, *fragments):
 
 
 def test_every_verb_has_help():
-    for verb in ("demo", "train", "export", "eval", "predict", "run"):
+    from edge.cli import EDGE_VERBS, TRAIN_VERBS
+
+    for verb in (*TRAIN_VERBS, *EDGE_VERBS):
         proc = run_cli(verb, "--help")
-        assert proc.returncode == 0 and "usage: edgesight " + verb in proc.stdout
+        assert proc.returncode == 0 and "usage: edgesight " + verb in proc.stdout, proc.stderr
 
 
 def test_missing_model_file(tmp_path):
