@@ -175,12 +175,17 @@ def busy_rows(runs: int, threads: int) -> list[Overhead]:
     rows = []
     for model, image in BUSY_FRAMES.items():
         if (ASSETS / model).is_file() and (ASSETS / image).is_file():
-            picture = cv2.imread(str(ASSETS / image))
-            if picture is None:
-                raise EdgeError(f"cannot read image {ASSETS / image}")
-            row = measure(ASSETS / model, cv2.resize(picture, (640, 480)), None, runs, threads)
+            row = measure(ASSETS / model, read_frame(ASSETS / image), None, runs, threads)
             rows.append(replace(row, frame=Path(image).name))
     return rows
+
+
+def read_frame(path: Path) -> np.ndarray:
+    """An image file as a 640x480 frame."""
+    image = cv2.imread(str(path))
+    if image is None:
+        raise EdgeError(f"cannot read image {path}")
+    return cv2.resize(image, (640, 480))
 
 
 def default_frame() -> np.ndarray:
@@ -209,13 +214,7 @@ def main() -> int:
         models = [(m, args.labels) for m in args.models] or default_models()
         if not models:
             raise EdgeError("no models given and none found (../shared/assets, runs/yolo-heads)")
-        if args.frame:
-            image = cv2.imread(str(args.frame))
-            if image is None:
-                raise EdgeError(f"cannot read image {args.frame}")
-            frame = cv2.resize(image, (640, 480))
-        else:
-            frame = default_frame()
+        frame = read_frame(args.frame) if args.frame else default_frame()
         rows = [measure(path, frame, labels, args.runs, args.threads) for path, labels in models]
         if not args.models and not args.frame:
             rows += busy_rows(args.runs, args.threads)

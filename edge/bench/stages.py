@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.errors import EdgeError, StopRun
+from edge.errors import EdgeError
 from edge.model.spec import Overrides
 from edge.pipeline.loop import run
 from edge.pipeline.stats import STAGES, LiveStats
@@ -51,19 +51,15 @@ class StageResult:
         }
 
 
-class _Limit(Sink):
-    """Ends the run after ``frames`` frames; with ``draw`` the frames are annotated (and dropped),
-    so the output stage pays for drawing as a window, video or web view would."""
+class _Dropped(Sink):
+    """Drops every frame; with ``draw`` each is annotated first, so the output stage pays for drawing
+    as a window, video or web view would."""
 
-    def __init__(self, frames: int | None, draw: bool) -> None:
-        self.frames = frames
+    def __init__(self, draw: bool) -> None:
         self.annotated = draw
-        self.seen = 0
 
     def write(self, item, image) -> None:
-        self.seen += 1
-        if self.frames is not None and self.seen >= self.frames:
-            raise StopRun
+        pass
 
 
 def bench_pipeline(
@@ -86,8 +82,8 @@ def bench_pipeline(
         load(path, threads=threads, runtime=runtime, overrides=overrides, xnnpack=xnnpack) as task,
         open_source(source, frames=frames) as src,
     ):
-        limit = _Limit(frames if frames or not src.live else LIVE_FRAMES, draw)
-        summary = run(task, src, [limit], mode=mode, stats=stats)
+        limit = frames if frames or not src.live else LIVE_FRAMES
+        summary = run(task, src, [_Dropped(draw)], mode=mode, stats=stats, frames=limit)
     if summary.interrupted:
         raise KeyboardInterrupt
     if summary.frames == 0:

@@ -51,13 +51,13 @@ def print_result(path: Path, result) -> None:
 
 def _images(path: Path) -> list[Path]:
     """An image file, or the images in a folder (not its subfolders), by name."""
-    from edge.sources.images import IMAGE_EXTENSIONS
+    from edge.sources.images import IMAGE_EXTENSIONS, images_in
 
     if path.is_file():
         return [path]
     if not path.is_dir():
         raise EdgeError(f"image not found: {path}")
-    found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    found = images_in(path)
     if not found:
         raise EdgeError(f"no images in folder {path} ({', '.join(sorted(IMAGE_EXTENSIONS))})")
     return found

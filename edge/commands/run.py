@@ -199,12 +199,11 @@ def open_sinks(
 
 
 def handle(args: argparse.Namespace) -> int:
-    from edge.pipeline.loop import run
+    from edge.pipeline.loop import check_options, run
     from edge.pipeline.stats import LiveStats
     from edge.sources import open_source
 
-    if args.frames is not None and args.frames < 1:  # before any output is opened
-        raise EdgeError(f"--frames must be 1 or more, got {args.frames}")
+    check_options(args.mode, args.max_fps, args.frames)  # before any output is opened
     stats = LiveStats()
     tracking = tracking_for(args)
     if args.mqtt_discovery and not args.mqtt:

@@ -293,16 +293,14 @@ def _summary(stats: LiveStats, mode: str, seconds: float, truths: int, hits: int
     )
 
 
-def _checked_mode(source: Source, mode: str | None, max_fps: float | None, frames: int | None) -> str:
-    """The mode to run in (latest for a camera or stream unless told), the options checked."""
-    mode = mode or ("latest" if source.live else "every")
-    if mode not in MODES:
+def check_options(mode: str | None, max_fps: float | None, frames: int | None) -> None:
+    """``run``'s options checked: a caller checks them before it opens any output."""
+    if mode is not None and mode not in MODES:
         raise EdgeError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
     if max_fps is not None and max_fps <= 0:
         raise EdgeError(f"--max-fps must be above 0, got {max_fps}")
     if frames is not None and frames < 1:
         raise EdgeError(f"--frames must be 1 or more, got {frames}")
-    return mode
 
 
 def run(
@@ -321,7 +319,8 @@ def run(
     an output stops the run (``StopRun``, or an error, re-raised here) or the caller is interrupted;
     every thread is done when this returns, within a fraction of a second. With ``tracking``, results
     carry track ids, items carry events, and the last events go out after the last frame."""
-    mode = _checked_mode(source, mode, max_fps, frames)
+    check_options(mode, max_fps, frames)
+    mode = mode or ("latest" if source.live else "every")
     stats = stats or LiveStats()
     stop = threading.Event()
     slot = _Latest(stats) if mode == "latest" else _Queue(QUEUE_SIZE)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.sources.base import Frame, Source
-from edge.sources.images import IMAGE_EXTENSIONS, UnreadableImage, is_image, read_image
+from edge.sources.images import IMAGE_EXTENSIONS, UnreadableImage, images_in, is_image, read_image
 
 
 class FolderSource(Source):
@@ -21,7 +21,7 @@ class FolderSource(Source):
         super().__init__()
         path = Path(pattern)
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if is_image(p))
+            files = images_in(path)
         else:
             files = sorted(p for p in map(Path, glob.glob(pattern)) if is_image(p))
         if not files:

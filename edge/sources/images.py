@@ -30,6 +30,11 @@ def is_image(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS
 
 
+def images_in(folder: Path) -> list[Path]:
+    """The images of a folder (not of its subfolders), by name."""
+    return sorted(p for p in folder.iterdir() if is_image(p))
+
+
 def scan_image_folder(root: str | Path) -> ImageFolder:
     """List ``root/<class>/<image>``; a missing, empty or flat folder is an ``EdgeError``."""
     root = Path(root)
