@@ -1,6 +1,7 @@
 """The class map through a model's final bilinear upsample: read from the graph, and always
 numpy's argmax, on DeepLab's real outputs, on real converted resize heads (float32 and int8, both
-runtimes) and on planted near-ties."""
+runtimes) and on planted near-ties. The interpreter runs such a model without that upsample, and the
+map found from the coarse scores is the argmax of the file's output but at near-ties."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ import numpy as np
 import pytest
 
 import edge
-from edge.model.graph import Resize, resize_producing
+from edge.model.graph import Resize, grid_strides, read_ops, resize_producing, without_final_resize
+from edge.model.runtime import Runtime
 from edge.tasks.class_argmax import (
     INTEGER_TOLERANCE,
     _keys,
     _planes,
+    argmax_of_upsample,
     argmax_upsampled,
     cell_weights,
-    grid_strides,
     weighted_counts,
 )
 from edge.tasks.sampling import sampled_indices
@@ -48,15 +50,16 @@ def test_grid_strides_from_the_resize_flags_and_sizes():
 
 
 def test_deeplab_is_decoded_through_its_upsample_exactly(assets):
+    """The file's own 257 x 257 output, read through its upsample: numpy's argmax of it."""
     content = (assets / DEEPLAB).read_bytes()
-    with edge.load(assets / DEEPLAB, threads=1) as model:
-        out = model.runtime.outputs[0]
+    with Runtime(content, threads=1) as full:
+        out = full.outputs[0]
         assert resize_producing(content, out.index) == Resize((33, 33), (257, 257), True, False)
-        assert model._strides == (8, 8)
         for path in sorted(IMAGES.glob("*")):
             frame = cv2.resize(cv2.imread(str(path)), (640, 480))
-            tensor, transform = model.prepare(frame)
-            scores = model.runtime.invoke(tensor)[0][0]
+            with edge.load(assets / DEEPLAB, threads=1) as model:
+                tensor, transform = model.prepare(frame)
+            scores = full.invoke(tensor)[0][0]
             found = argmax_upsampled(scores, (8, 8), np.uint8)
             assert found is not None and found.settled.mean() > 0.7, path.name  # most cells settled
             assert np.array_equal(found.classes, np.argmax(scores, axis=-1)), path.name
@@ -65,17 +68,45 @@ def test_deeplab_is_decoded_through_its_upsample_exactly(assets):
             assert np.array_equal(counts, np.bincount(found.classes.ravel(), weights.ravel(), minlength=21))
 
 
+def test_deeplab_runs_without_its_upsample_and_gives_the_files_map(assets):
+    """edge runs DeepLab without its last op, a 33 x 33 to 257 x 257 resize, and finds the map from
+    the coarse scores: on every asset photo, the argmax of the whole file's output and its shares."""
+    content = (assets / DEEPLAB).read_bytes()
+    trimmed = without_final_resize(content)
+    assert trimmed is not None and trimmed.resize == Resize((33, 33), (257, 257), True, False)
+    assert len(read_ops(trimmed.content)) == len(read_ops(content)) - 1
+    with edge.load(assets / DEEPLAB, threads=2) as model, Runtime(content, threads=2) as full:
+        assert model.trimmed is not None and "33x33 -> 257x257" in model.graph_note
+        assert model.runtime.outputs[0].shape == (1, 33, 33, 21)
+        for path in sorted(IMAGES.glob("*")):
+            frame = cv2.resize(cv2.imread(str(path)), (640, 480))
+            tensor, transform = model.prepare(frame)
+            found = model.decode(model.invoke(tensor), transform)
+            expected = np.argmax(full.invoke(tensor)[0][0], axis=-1)
+            assert np.array_equal(found.class_map, expected), path.name
+            weights = pixel_weights((257, 257), found.sampling)
+            counts = np.bincount(expected.ravel(), weights.ravel(), minlength=21)
+            assert found.class_ids.tolist() == [i for i in np.argsort(-counts, kind="stable") if counts[i]]
+            assert np.allclose(found.shares, counts[found.class_ids] / (640 * 480)), path.name
+
+
 def _upsample(coarse: np.ndarray, steps: tuple[int, int], rounding: bool) -> np.ndarray:
     """Bilinear with source points every ``steps`` (rows, columns) output pixels (align_corners),
     in float64; then each score rounded on its own (as an integer kernel does) or cast to float32."""
-    out = coarse
+    out = _blend64(coarse, steps)
+    return np.round(out).astype(np.int8) if rounding else out.astype(np.float32)
+
+
+def _blend64(coarse: np.ndarray, steps: tuple[int, int]) -> np.ndarray:
+    """``_upsample`` in float64, neither rounded nor cast."""
+    out = coarse.astype(np.float64)
     for axis, step in enumerate(steps):
         n = out.shape[axis]
         pos = np.arange((n - 1) * step + 1) / step
         i0 = np.minimum(pos.astype(int), n - 2)
         f = (pos - i0).reshape((-1, 1, 1) if axis == 0 else (1, -1, 1))
         out = np.take(out, i0, axis) * (1 - f) + np.take(out, i0 + 1, axis) * f
-    return np.round(out).astype(np.int8) if rounding else out.astype(np.float32)
+    return out
 
 
 def _blocky(rng: np.random.Generator, rows: int, cols: int, classes: int, block: int) -> np.ndarray:
@@ -149,6 +180,39 @@ def test_counts_by_cell_are_the_pixels_counts(strides, past):
     assert np.array_equal(counts, np.bincount(found.classes.ravel(), weights.ravel(), minlength=4))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.int8])
+@pytest.mark.parametrize("strides, past", [((8, 8), (0, 0)), ((4, 3), (3, 2)), ((2, 5), (1, 4))])
+def test_the_map_from_coarse_scores_is_the_argmax_of_their_upsample(strides, past, dtype):
+    """Without the upsample, the map is the argmax of the exact bilinear blend (float64 here), rows
+    and columns past the last source point (a plain resize's: ``past``) included, at every pixel
+    where no two classes come within rounding. The planted traps are there: a one-step lead at some
+    source points, a class second at every corner that wins mid-cell, exact ties."""
+    rng = np.random.default_rng(8)
+    coarse = _blocky(rng, 13, 12, 4, 5)
+    coarse[2:5, 2:5, 1] = coarse[2:5, 2:5, 0] + 0.1  # close at the corners
+    checks = (np.add.outer(np.arange(3), np.arange(3)) % 2).astype(bool)  # class 3 wins only mid-cell
+    coarse[6:9, 6:9, :3] = np.where(checks[..., None], [0, 10, 0], [10, 0, 0])
+    coarse[6:9, 6:9, 3] = 6
+    coarse[10, 10, 2] = coarse[10, 10].max()  # an exact tie at a point
+    if dtype == np.int8:
+        coarse = np.clip(np.round(coarse * 10), -128, 127)
+    exact = np.pad(_blend64(coarse, strides), [(0, past[0]), (0, past[1]), (0, 0)], "edge")
+    found = argmax_of_upsample(coarse.astype(dtype), exact.shape[:2], strides, np.uint8)
+    top = np.sort(exact, axis=-1)
+    sure = top[..., -1] - top[..., -2] > 1e-4 * np.abs(exact).max()
+    assert sure.mean() > 0.98 and not found.settled.all() and found.settled.mean() > 0.3
+    assert np.array_equal(found.classes[sure], np.argmax(exact, axis=-1)[sure])
+    assert (found.classes == 3).any()  # the mid-cell winner found
+    weights = rng.integers(0, 4, exact.shape[:2]).astype(np.float64)
+    counts = weighted_counts(found, cell_weights(weights, strides), 4)
+    assert np.array_equal(counts, np.bincount(found.classes.ravel(), weights.ravel(), minlength=4))
+
+
+def test_coarse_scores_that_do_not_fit_the_size_are_refused():
+    with pytest.raises(ValueError, match="do not fit"):
+        argmax_of_upsample(np.zeros((9, 9, 3), np.float32), (257, 257), (8, 8), np.uint8)
+
+
 @pytest.fixture(scope="module")
 def resize_heads(tmp_path_factory) -> dict:
     """Real converted models ending in RESIZE_BILINEAR: {(mode, "float32" or "int8"): path}."""
@@ -193,21 +257,37 @@ CHECK = """
 import json, sys
 import cv2, numpy as np
 import edge
+from edge.model.runtime import Runtime
 from edge.model.spec import Overrides
-from edge.tasks.class_argmax import argmax_upsampled
+from edge.tasks.class_argmax import INTEGER_TOLERANCE, argmax_upsampled
 rng = np.random.default_rng(7)
+path, runtime = sys.argv[1], sys.argv[2]
 settled = []
-with edge.load(sys.argv[1], runtime=sys.argv[2], overrides=Overrides(task="segment")) as model:
+with (
+    edge.load(path, runtime=runtime, overrides=Overrides(task="segment")) as model,
+    Runtime(open(path, "rb").read(), runtime=runtime) as full,
+):
     strides = model._strides
-    for _ in range(24 if strides else 0):
+    for _ in range(24):
         frame = cv2.resize(rng.uniform(0, 255, (3, 3, 3)), (33, 33), interpolation=cv2.INTER_LINEAR)
-        tensor, _ = model.prepare(frame.astype(np.uint8))
-        scores = model.runtime.invoke(tensor)[0][0]
-        found = argmax_upsampled(scores, strides, np.uint8)  # None: too few cells settle, read all
-        if found is not None:
-            assert np.array_equal(found.classes, np.argmax(scores, axis=-1))
-            settled.append(float(found.settled.mean()))
-print(json.dumps({"strides": strides, "frames": len(settled)}))
+        tensor, transform = model.prepare(frame.astype(np.uint8))
+        scores = full.invoke(tensor)[0][0]  # the file's own output
+        expected = np.argmax(scores, axis=-1)
+        found = model.decode(model.invoke(tensor), transform).class_map
+        top = np.sort(scores.astype(np.float64), axis=-1)
+        integer = scores.dtype.kind in "iu"
+        near = top[..., -1] - top[..., -2] <= (INTEGER_TOLERANCE if integer else 1e-4 * np.abs(top).max())
+        assert np.array_equal(found[~near], expected[~near])  # near-ties: the file's rounding
+        upsampled = argmax_upsampled(scores, strides, np.uint8) if strides else None
+        if upsampled is not None:  # through the file's output: exact (None: too few cells settle)
+            assert np.array_equal(upsampled.classes, expected)
+            settled.append(float(upsampled.settled.mean()))
+    signature = model.runtime.interpreter.get_signature_runner()
+    named = signature(**{signature.get_input_details().popitem()[0]: tensor})
+print(json.dumps({
+    "strides": strides, "frames": len(settled), "trimmed": model.trimmed is not None,
+    "output": list(model.runtime.outputs[0].shape), "signature": [list(v.shape) for v in named.values()],
+}))
 """
 
 
@@ -215,9 +295,11 @@ print(json.dumps({"strides": strides, "frames": len(settled)}))
 @pytest.mark.parametrize("kind", ["float32", "int8"])
 @pytest.mark.parametrize("mode", list(HEADS))
 def test_real_resize_heads_read_and_decoded_exactly(resize_heads, tflrt_python, mode, kind):
-    """The strides come from the converted graph, and the map is numpy's argmax of the real
-    kernel's output, on litert and on tflite-runtime 2.14. Quantized scores tie within the
-    tolerance more often: there, some frames settle too few cells and are read in full."""
+    """On litert and on tflite-runtime 2.14: a head whose resize has source points on output
+    pixels runs without it (its signature's output too), and its map is numpy's argmax of the file's
+    output but where two classes tie within the kernel's rounding; through the file's output the
+    map is exact. Quantized scores tie within the tolerance more often: there, some frames settle
+    too few cells and are read in full. A half-pixel head runs as it is."""
     expected = HEADS[mode][1]
     for python, runtime in ((sys.executable, "litert"), (tflrt_python, "tflite-runtime")):
         proc = subprocess.run(
@@ -227,6 +309,8 @@ def test_real_resize_heads_read_and_decoded_exactly(resize_heads, tflrt_python, 
         assert proc.returncode == 0, proc.stderr
         found = json.loads(proc.stdout)
         if expected is None:
-            assert found == {"strides": None, "frames": 0}, runtime
+            assert found["strides"] is None and found["frames"] == 0 and not found["trimmed"], runtime
+            assert found["output"] == found["signature"][0] == [1, 36, 36, 3], runtime
         else:  # the shortcut taken on a third of the frames or more, exact on each
             assert tuple(found["strides"]) == expected and found["frames"] >= 8, (runtime, found)
+            assert found["trimmed"] and found["output"] == found["signature"][0] == [1, 9, 9, 3], runtime

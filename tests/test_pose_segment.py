@@ -352,7 +352,7 @@ def test_a_map_at_the_outputs_size_is_drawn_as_its_frame_map(assets, labels):
 
 
 def test_deeplab_reads_its_output_in_place_and_keeps_none_of_it(assets):
-    """A segmenter decodes the interpreter's own output buffer (no 5.5 MB copy a frame): the result
+    """A segmenter decodes the interpreter's own output buffer (no copy a frame): the result
     is the one a copy gives and shares no memory with the buffer, which the interpreter needs free
     before it runs again (holding it is a clear error, not a crash)."""
     from edge.errors import EdgeError
@@ -493,6 +493,8 @@ def test_the_overhead_script_times_decode_and_drawing_of_pose_and_segmentation(a
     assert (pose["task"], seg["task"]) == ("pose", "segment") and pose["draw_ms"] > 0 and seg["draw_ms"] > 0
     assert seg["drawn_share"] == pytest.approx((seg["decode_ms"] + seg["draw_ms"]) / seg["bare_ms"])
     assert "(dec+draw)/inv" in proc.stdout
+    assert (pose["graph"], pose["file_ms"]) == ("", 0.0) and "RESIZE_BILINEAR" in seg["graph"]
+    assert seg["file_ms"] > 0 and "invoke is that graph's, the file's" in proc.stdout
     from tools.task_overhead import busy_rows  # with no model given: DeepLab on a busier frame too
 
     (busy,) = busy_rows(runs=3, threads=2)
@@ -516,3 +518,16 @@ def test_bench_times_the_pipeline_of_a_pose_and_a_segmentation_model(assets, tmp
     for result in results:
         pipe = result["pipeline"]
         assert pipe["frames"] == 20 and pipe["drawn"] and all(v > 0 for v in pipe["stage_p50_ms"].values())
+    pose, seg = (result["pipeline"]["graph"] for result in results)
+    assert pose is None and "RESIZE_BILINEAR (33x33 -> 257x257)" in seg  # what the pipeline ran
+    assert "deeplabv3.tflite in the pipeline: run without its final RESIZE_BILINEAR" in done.stdout
+
+
+def test_info_shows_deeplabs_own_output_and_how_edge_runs_it(assets):
+    done = run_cli("info", assets / DEEPLAB, "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["outputs"][0]["shape"] == [1, 257, 257, 21] and info["task"] == "segment"
+    assert info["graph"].startswith("run without its final RESIZE_BILINEAR (33x33 -> 257x257)")
+    assert info["graph"] in run_cli("info", assets / DEEPLAB).stdout
+    assert json.loads(run_cli("info", assets / POSE, "--json").stdout)["graph"] is None

@@ -14,8 +14,10 @@ the masks (timed within decode) under 3 ms for 10 objects (``make overhead`` bui
 
 With no model, it measures the asset models edge runs, plus the YOLO heads in runs/yolo-heads
 when they exist (``make overhead`` builds 640 px, 80-class heads first), and DeepLab once more on
-a busier frame (``BUSY_FRAMES``). Exit 0 whatever it measures, 1 with --check when a target is
-missed, 2 on bad input.
+a busier frame (``BUSY_FRAMES``). A segmenter that edge runs without its final upsample
+(``edge.model.graph.without_final_resize``) is timed as edge runs it, and the file's own invoke is
+printed beside it. Exit 0 whatever it measures, 1 with --check when a target is missed, 2 on bad
+input.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge.errors import EdgeError  # noqa: E402
+from edge.model.runtime import Runtime  # noqa: E402
 from edge.model.spec import Overrides  # noqa: E402
 from edge.sinks.render import draw  # noqa: E402
 from edge.tasks.loader import load  # noqa: E402
@@ -76,6 +79,8 @@ class Overhead:
     results: int
     masks_ms: float = 0.0  # YOLO-seg: assembling the instance masks, within decode
     frame: str = ""  # the image the frame was made from, when not the default one
+    graph: str = ""  # how edge runs the model when not as the file has it (``bare_ms`` is that)
+    file_ms: float = 0.0  # then the file's own invoke, p50 of a bare loop run right after
 
     @property
     def extra_ms(self) -> float:
@@ -159,7 +164,22 @@ def measure(path: Path, frame: np.ndarray, labels: Path | None, runs: int, threa
         layout, kind = task.spec.layout, task.spec.task
         masks_ms = float(np.median(masks[10:]) * 1e3) if len(masks) > 10 else 0.0  # after the warm-up
         row = Overhead(path.name, layout, kind, rt.label, *(float(v) for v in p50), results=len(result))
-        return replace(row, masks_ms=masks_ms)
+        graph = task.graph_note or ""
+        file_ms = file_invoke_ms(task.model.content, tensor, runs, threads, rt.name) if graph else 0.0
+        return replace(row, masks_ms=masks_ms, graph=graph, file_ms=file_ms)
+
+
+def file_invoke_ms(content: bytes, tensor: np.ndarray, runs: int, threads: int, runtime: str) -> float:
+    """The p50 of a bare loop on the file as it is, after edge's rounds (a second interpreter
+    beside them would take the caches edge's decoding finds)."""
+    times = np.empty(runs)
+    with Runtime(content, threads, runtime) as whole:
+        for i in range(-10, runs):
+            start = time.perf_counter()
+            whole.invoke(tensor)
+            if i >= 0:
+                times[i] = time.perf_counter() - start
+    return float(np.median(times) * 1e3)
 
 
 def default_models() -> list[tuple[Path, Path | None]]:
@@ -239,6 +259,10 @@ def main() -> int:
             f"{r.prepare_ms:6.3f} {r.decode_ms:6.3f} {r.draw_ms:6.3f} {r.share:12.1%} {drawn}  "
             f"{'ok' if r.ok else 'MISSED'}"
         )
+    for r in rows:
+        if r.graph:  # invoke above is the graph edge runs
+            name = r.model + (f" on {r.frame}" if r.frame else "")
+            print(f"{name}: {r.graph}; invoke is that graph's, the file's {r.file_ms:.3f} ms (right after)")
     print(f"runtime: {rows[0].runtime}; times in ms")
     if args.json:
         args.json.write_text(json.dumps([{**asdict(r), **r.derived()} for r in rows]))

@@ -131,6 +131,9 @@ def format_record(record: dict) -> list[str]:
         drawn = "with drawing" if p["drawn"] else "no outputs (add --draw to time drawing)"
         out += ["", f"pipeline on {p['source']} ({p['mode']}-frame mode, {drawn}), p50 per stage:"]
         out += [text_table(pipeline_rows(piped))]
+        for r in piped:  # its invoke is then not the file's, timed above
+            if r["pipeline"].get("graph"):
+                out.append(f"{Path(r['model']).name} in the pipeline: {r['pipeline']['graph']}")
     for r in record["results"]:
         if r.get("windows"):
             out += ["", f"sustained: {Path(r['model']).name}, {r['runtime']}, {setting_text(r)}"]

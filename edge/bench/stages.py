@@ -33,6 +33,7 @@ class StageResult:
     dropped: int
     unreadable: int
     drawn: bool
+    graph: str | None = None  # how the interpreter runs the model when not as the file has it
 
     def record(self) -> dict:
         return {
@@ -48,6 +49,7 @@ class StageResult:
             "dropped": self.dropped,
             "unreadable": self.unreadable,
             "drawn": self.drawn,
+            "graph": self.graph,
         }
 
 
@@ -83,6 +85,7 @@ def bench_pipeline(
         open_source(source, frames=frames) as src,
     ):
         limit = frames if frames or not src.live else LIVE_FRAMES
+        graph = task.graph_note
         summary = run(task, src, [_Dropped(draw)], mode=mode, stats=stats, frames=limit)
     if summary.interrupted:
         raise KeyboardInterrupt
@@ -103,4 +106,5 @@ def bench_pipeline(
         dropped=summary.dropped,
         unreadable=summary.unreadable,
         drawn=draw,
+        graph=graph,
     )

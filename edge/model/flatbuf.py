@@ -36,7 +36,7 @@ class Table:
         """The root table of a buffer."""
         return cls(buf, _unpack("<I", buf, 0))
 
-    def _field(self, slot: int) -> int:
+    def field(self, slot: int) -> int:
         """Absolute position of field ``slot``, or 0 when the field is absent."""
         vtable = self.pos - _unpack("<i", self.buf, self.pos)
         vt_len = _unpack("<H", self.buf, vtable)
@@ -51,7 +51,7 @@ class Table:
 
     def scalar(self, slot: int, fmt: str, default: int | float = 0) -> int | float:
         """A scalar field (``fmt`` is a struct code such as ``"<I"``)."""
-        pos = self._field(slot)
+        pos = self.field(slot)
         return _unpack(fmt, self.buf, pos) if pos else default
 
     def string(self, slot: int) -> str | None:
@@ -61,7 +61,7 @@ class Table:
 
     def bytes(self, slot: int) -> bytes | None:
         """A ``[ubyte]`` vector (or a string's bytes), or None when absent."""
-        start, length = self._vector(slot)
+        start, length = self.vector(slot)
         if start is None:
             return None
         if start + length > len(self.buf):
@@ -70,26 +70,28 @@ class Table:
 
     def table(self, slot: int) -> Table | None:
         """A sub-table field, or None when absent."""
-        pos = self._field(slot)
+        pos = self.field(slot)
         return Table(self.buf, self._indirect(pos)) if pos else None
 
     def tables(self, slot: int) -> list[Table]:
         """A vector of tables (empty when absent)."""
-        start, length = self._vector(slot)
+        start, length = self.vector(slot)
         if start is None:
             return []
         return [Table(self.buf, self._indirect(start + 4 * i)) for i in range(length)]
 
     def scalars(self, slot: int, fmt: str) -> list:
         """A vector of scalars (empty when absent)."""
-        start, length = self._vector(slot)
+        start, length = self.vector(slot)
         if start is None:
             return []
         size = struct.calcsize(fmt)
         return [_unpack(fmt, self.buf, start + size * i) for i in range(length)]
 
-    def _vector(self, slot: int) -> tuple[int | None, int]:
-        pos = self._field(slot)
+    def vector(self, slot: int) -> tuple[int | None, int]:
+        """A vector field's first element's absolute position and its length (the length is the
+        4 bytes before it); (None, 0) when absent."""
+        pos = self.field(slot)
         if not pos:
             return None, 0
         vec = self._indirect(pos)

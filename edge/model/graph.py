@@ -1,11 +1,14 @@
 """The main subgraph's operators, read from the ``.tflite`` flatbuffer itself.
 
 The interpreter's own op list is rewritten by delegates (XNNPACK shows one ``DELEGATE`` op), so
-questions such as "which op produces this output?" are answered from the file.
+questions such as "which op produces this output?" are answered from the file. One edit is made
+here too: dropping a final bilinear upsample that decoding does better itself
+(``without_final_resize``).
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 from edge.model.flatbuf import Table
@@ -17,6 +20,16 @@ CUSTOM_CODE = BUILTIN_OPS.index("CUSTOM")
 class _ModelF:
     OPERATOR_CODES = 1
     SUBGRAPHS = 2
+    SIGNATURE_DEFS = 7
+
+
+class _SignatureDefF:
+    OUTPUTS = 1
+    SUBGRAPH_INDEX = 4
+
+
+class _TensorMapF:
+    TENSOR_INDEX = 1
 
 
 class _OperatorCodeF:
@@ -27,6 +40,8 @@ class _OperatorCodeF:
 
 class _SubGraphF:
     TENSORS = 0
+    INPUTS = 1
+    OUTPUTS = 2
     OPERATORS = 3
 
 
@@ -138,5 +153,88 @@ def resize_producing(content: bytes, tensor: int) -> Resize | None:
     return Resize(source, size, align, _flag(options, _ResizeBilinearOptionsF.HALF_PIXEL_CENTERS))
 
 
+def grid_strides(resize: Resize | None) -> tuple[int, int] | None:
+    """Every how many output pixels a bilinear resize's source points land exactly on an output pixel
+    (rows, columns), when they do at a step of 2 or more; else None (half-pixel centres, sizes that do
+    not divide)."""
+    if resize is None or resize.half_pixel_centers:
+        return None
+    strides = []
+    for n, size in zip(resize.source, resize.size):
+        if resize.align_corners:  # source i sits at output i * (size - 1) / (n - 1)
+            step = (size - 1) // (n - 1) if n > 1 and (size - 1) % (n - 1) == 0 else 0
+        else:  # at output i * size / n; the rows past the last one repeat it
+            step = size // n if size % n == 0 else 0
+        if step < 2:
+            return None
+        strides.append(step)
+    return strides[0], strides[1]
+
+
 def _flag(options: Table | None, slot: int) -> bool:
     return bool(options.scalar(slot, "<B")) if options is not None else False
+
+
+@dataclass(frozen=True)
+class Trimmed:
+    """A model without its final RESIZE_BILINEAR: the new file's bytes, and the resize it left out
+    (its output, the file's, is ``resize.size``; the graph's now is ``resize.source``)."""
+
+    content: bytes
+    resize: Resize
+
+    @property
+    def note(self) -> str:
+        """What ``info`` and ``bench`` say of it."""
+        (h, w), (oh, ow) = self.resize.source, self.resize.size
+        return (
+            f"run without its final RESIZE_BILINEAR ({h}x{w} -> {oh}x{ow}): decode finds the class map "
+            f"from the {h}x{w} scores"
+        )
+
+
+def without_final_resize(content: bytes) -> Trimmed | None:
+    """The model with its last operator dropped, when that is a RESIZE_BILINEAR making the main
+    subgraph's one output, whose source points fall on output pixels (``grid_strides``): the graph
+    then outputs the resize's input. Else None.
+
+    A segmenter such as DeepLab v3 ends by upsampling its class scores (33 x 33 x 21 to 257 x 257 x
+    21): a 5.5 MB output of which decoding needs only the argmax, which it finds from the coarse
+    scores. The file is edited in place, with no writer: the output's tensor index is overwritten,
+    as is a signature's entry for it, and the operator vector's length is cut by one (its last
+    entry, the resize, is then no longer read)."""
+    subgraph = _main_subgraph(content)
+    ops = read_ops(content)
+    if subgraph is None or len(ops) < 2 or ops[-1].name != "RESIZE_BILINEAR" or not ops[-1].inputs:
+        return None
+    outputs, source = subgraph.scalars(_SubGraphF.OUTPUTS, "<i"), ops[-1].inputs[0]
+    if len(outputs) != 1 or ops[-1].outputs != (outputs[0],):
+        return None
+    if source in subgraph.scalars(_SubGraphF.INPUTS, "<i"):  # nothing would be left to run
+        return None
+    resize = resize_producing(content, outputs[0])
+    if resize is None or grid_strides(resize) is None:
+        return None
+    edited = bytearray(content)
+    for position in _signature_entries(content, outputs[0]):
+        if not position:  # the index left at its default: nowhere to write another
+            return None
+        struct.pack_into("<I", edited, position, source)
+    start, _ = subgraph.vector(_SubGraphF.OUTPUTS)
+    struct.pack_into("<i", edited, start, source)
+    start, length = subgraph.vector(_SubGraphF.OPERATORS)
+    struct.pack_into("<I", edited, start - 4, length - 1)
+    return Trimmed(bytes(edited), resize)
+
+
+def _signature_entries(content: bytes, tensor: int) -> list[int]:
+    """Where the main subgraph's signatures name ``tensor`` as an output: each entry's tensor index
+    field's position (0 when the field is absent, so the index is its default, 0)."""
+    found = []
+    for signature in Table.root(content).tables(_ModelF.SIGNATURE_DEFS):
+        if int(signature.scalar(_SignatureDefF.SUBGRAPH_INDEX, "<I")) != 0:
+            continue
+        for entry in signature.tables(_SignatureDefF.OUTPUTS):
+            if int(entry.scalar(_TensorMapF.TENSOR_INDEX, "<I")) == tensor:
+                found.append(entry.field(_TensorMapF.TENSOR_INDEX))
+    return found

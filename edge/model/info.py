@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from edge.errors import EdgeError
+from edge.model.graph import without_final_resize
 from edge.model.metadata import ModelFile, read_model_file
 from edge.model.runtime import Runtime, TensorInfo
 from edge.model.spec import Overrides, model_ops, read_spec
@@ -89,8 +90,15 @@ def describe(
         },
         "scores": spec.scores if spec.task == "classify" else None,
         "score_threshold": spec.score_threshold,
+        "graph": _graph_note(model) if spec.task == "segment" else None,
         "error": None,
     }
+
+
+def _graph_note(model: ModelFile) -> str | None:
+    """How ``run`` and the pipeline run a segmenter when not as the file has it."""
+    trimmed = without_final_resize(model.content)
+    return None if trimmed is None else trimmed.note
 
 
 def _tensor_line(t: dict) -> str:
@@ -114,6 +122,8 @@ def format_info(info: dict) -> list[str]:
         lines.append(f"  classes: {classes}; labels: {info['labels']} (from {info['labels_from']})")
         if info["scores"]:
             lines.append(f"  scores: {info['scores']}")
+        if info.get("graph"):
+            lines.append(f"  {info['graph']}")
         if info.get("score_threshold") is not None:
             lines.append(f"  score threshold: {info['score_threshold']:.2f} (from the model's metadata)")
         lines.append(

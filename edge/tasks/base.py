@@ -53,6 +53,12 @@ class Task:
         tensor, transform = self.prepare(frame)
         return self.decode(self.invoke(tensor), transform)
 
+    @property
+    def graph_note(self) -> str | None:
+        """How the interpreter runs the model when not as the file has it (``bench`` says so), else
+        None."""
+        return None
+
     def reset(self) -> None:
         """Forget what earlier frames left (a task that follows something between frames); the next
         call starts afresh, as for an unrelated image."""

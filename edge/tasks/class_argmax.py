@@ -24,8 +24,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from edge.model.graph import Resize
-
 MAX_UNSETTLED = 0.5  # more cells than this on boundaries: the plain argmax is cheaper
 FLOAT_TOLERANCE = 1e-4  # of the largest corner score: far above float32 rounding in the resize kernel
 INTEGER_TOLERANCE = 2  # quantized steps: a kernel rounds each blended score by under one
@@ -46,24 +44,6 @@ def argmax_bands(scores: np.ndarray, pool: ThreadPoolExecutor | None, bands: int
     for future in futures:
         future.result()
     return out
-
-
-def grid_strides(resize: Resize | None) -> tuple[int, int] | None:
-    """Every how many output pixels a bilinear resize's source points land exactly on an output pixel
-    (rows, columns), when they do at a step of 2 or more; else None (half-pixel centres, sizes that do
-    not divide)."""
-    if resize is None or resize.half_pixel_centers:
-        return None
-    strides = []
-    for n, size in zip(resize.source, resize.size):
-        if resize.align_corners:  # source i sits at output i * (size - 1) / (n - 1)
-            step = (size - 1) // (n - 1) if n > 1 and (size - 1) % (n - 1) == 0 else 0
-        else:  # at output i * size / n; the rows past the last one repeat it
-            step = size // n if size % n == 0 else 0
-        if step < 2:
-            return None
-        strides.append(step)
-    return strides[0], strides[1]
 
 
 def _planes(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -139,10 +119,17 @@ def _geometry(strides: tuple[int, int], shape: tuple[int, int, int]) -> tuple[np
 
 
 def _refine(
-    scores: np.ndarray, planes: np.ndarray, tolerance: float, strides: tuple, cells: np.ndarray, dtype
+    scores: np.ndarray | None,
+    shape: tuple[int, int, int],
+    planes: np.ndarray,
+    tolerance: float,
+    strides: tuple,
+    cells: np.ndarray,
+    dtype,
 ) -> np.ndarray:
-    """The classes of the pixels of the unsettled ``cells`` (flat indices of cells, n), as
-    (n, sy, sx): exactly ``np.argmax(scores, -1)``.
+    """The classes of the pixels of the unsettled ``cells`` (flat indices of cells, n) of an
+    upsample of ``shape`` (H, W, C), as (n, sy, sx): exactly ``np.argmax(scores, -1)`` when given
+    the upsample's ``scores``; without them, the argmax of the blend made here.
 
     A blended score lies between its corners' least and greatest, give or take the kernel's
     rounding. So a class whose greatest corner trails some class's least by more than ``tolerance``
@@ -151,7 +138,7 @@ def _refine(
     argmax as well; the other pixels, near-ties, are read in full.
     This reads a few pixels of the output instead of every score of every pixel in the cells, which
     right after ``invoke`` costs more than all the arithmetic."""
-    corner, pixel, steps, inside = _geometry(strides, scores.shape)
+    corner, pixel, steps, inside = _geometry(strides, shape)
     corners = planes.reshape(len(planes), -1).take(corner[cells] + steps, axis=1)  # (C, 4, n)
     low, high = corners.min(axis=1), corners.max(axis=1)  # (C, n)
     ids = np.flatnonzero((high + tolerance >= low.max(axis=0)).any(axis=1))  # may win in some cell
@@ -160,7 +147,9 @@ def _refine(
     chosen, count = _only(near, _tally(len(planes))[:, ids])
     found = chosen.astype(dtype)
     unsure = np.flatnonzero(count != 1)  # near-ties: read as the kernel rounded them
-    if len(unsure):
+    if len(unsure) and scores is None:  # no kernel ran: the blend's own argmax
+        found[unsure] = ids[blended[:, unsure].argmax(axis=0)]
+    elif len(unsure):
         offset, cell = np.divmod(unsure, len(cells))
         at = pixel[cells][cell] + inside[offset]
         found[unsure] = scores.reshape(-1, scores.shape[-1])[at].argmax(axis=-1)
@@ -203,24 +192,75 @@ def argmax_upsampled(scores: np.ndarray, strides: tuple[int, int], dtype) -> Cel
     hc, wc = sy * ((h - 1) // sy), sx * ((w - 1) // sx)  # the rows and columns inside cells
     if hc == 0 or wc == 0:
         return None
-    planes, top, tolerance = _planes(scores[: hc + 1 : sy, : wc + 1 : sx])
+    found = _through_cells(scores[: hc + 1 : sy, : wc + 1 : sx], scores, scores.shape, strides, dtype)
+    if found is not None:  # past the last source row or column: read in full
+        found.classes[hc:] = scores[hc:].argmax(axis=-1)
+        found.classes[:hc, wc:] = scores[:hc, wc:].argmax(axis=-1)
+    return found
+
+
+def argmax_of_upsample(coarse: np.ndarray, size: tuple[int, int], strides: tuple[int, int], dtype) -> CellMap:
+    """The class map (``size``: H, W) of the bilinear upsample of ``coarse`` (ny, nx, C) scores
+    whose points sit every ``strides`` output pixels (as ``grid_strides`` finds them), without making
+    the upsample: a cell that its corners settle takes their class; in the others, and past the last
+    source row and column, the candidates are blended here and their argmax taken (the first on a
+    tie). It is the argmax of the exact blend, but where two classes come within float32 rounding
+    of each other, where an interpreter's kernel might round either way."""
+    h, w = size
+    sy, sx = strides
+    hc, wc = sy * ((h - 1) // sy), sx * ((w - 1) // sx)
+    if coarse.shape[:2] != (hc // sy + 1, wc // sx + 1):
+        raise ValueError(f"{coarse.shape[:2]} source points do not fit {size} every {strides} pixels")
+    found = _through_cells(coarse, None, (h, w, coarse.shape[-1]), strides, dtype)
+    found.classes[hc:] = _line(coarse[-1], sx, w).argmax(axis=-1)  # a plain resize repeats the last row
+    found.classes[:hc, wc:] = _line(coarse[:, -1], sy, h)[:hc, None].argmax(axis=-1)
+    return found
+
+
+def _line(points: np.ndarray, step: int, length: int) -> np.ndarray:
+    """(n, C) scores of a row or column of source points blended to ``length`` pixels, a point
+    every ``step`` pixels, the last repeated past its own: (length, C) float32."""
+    return np.matmul(_line_weights(len(points), step, length), points.astype(np.float32))
+
+
+@lru_cache(maxsize=8)
+def _line_weights(n: int, step: int, length: int) -> np.ndarray:
+    """``_line``'s blend as a (length, n) matrix: two weights a row, one past the last point."""
+    at = np.arange(length)
+    first = np.minimum(at // step, n - 1)
+    fraction = np.where(first < n - 1, (at - first * step) / step, 0.0)
+    weights = np.zeros((length, n + 1), np.float32)  # a spare last column takes the weight 0 past it
+    weights[at, first] = 1 - fraction
+    weights[at, first + 1] += fraction
+    weights = np.ascontiguousarray(weights[:, :n])
+    weights.flags.writeable = False
+    return weights
+
+
+def _through_cells(
+    corners: np.ndarray, scores: np.ndarray | None, shape: tuple[int, int, int], strides: tuple, dtype
+) -> CellMap | None:
+    """A ``CellMap`` of an upsample of ``shape`` (H, W, C) from its source points' scores
+    (``corners``: ny, nx, C), its rows and columns past the last source point left to the caller.
+    With the upsample's ``scores`` the map is numpy's argmax of them, or None when over
+    ``MAX_UNSETTLED`` of the cells are unsettled (then reading them all is cheaper); without, every
+    unsettled cell is blended (``_refine``)."""
+    planes, top, tolerance = _planes(corners)
     keys = _keys(planes, top, tolerance)
     first = keys[:-1, :-1]
     settled = (first == keys[1:, :-1]) & (first == keys[:-1, 1:]) & (first == keys[1:, 1:])  # all sure
     unsettled = np.flatnonzero(~settled)
-    if len(unsettled) > MAX_UNSETTLED * settled.size:
+    if scores is not None and len(unsettled) > MAX_UNSETTLED * settled.size:
         return None
     first = first.astype(dtype)  # negative (unsure) wraps round, in unsettled cells only
-    out = np.empty((h, w), dtype)
+    (sy, sx), out = strides, np.empty(shape[:2], dtype)
     cells = _cells(out, strides)
     cells[...] = np.repeat(first, sx, axis=1).reshape(len(first), 1, -1, sx)  # whole rows at a time
     refined = np.empty((0, sy, sx), dtype)
     if len(unsettled):  # their pixels, into the cells
-        refined = _refine(scores, planes, tolerance, strides, unsettled, dtype)
+        refined = _refine(scores, shape, planes, tolerance, strides, unsettled, dtype)
         ci, cj = np.divmod(unsettled, settled.shape[1])
         cells[ci, :, cj] = refined
-    out[hc:] = scores[hc:].argmax(axis=-1)  # past the last source row or column: read in full
-    out[:hc, wc:] = scores[:hc, wc:].argmax(axis=-1)
     return CellMap(out, strides, first, settled, unsettled, refined)
 
 

@@ -7,8 +7,12 @@ output row and column its centre falls in); the shares are of the frame's pixels
 map is made by whoever needs it (``Segmentation.frame_map``): the drawing makes only the rectangles
 it tints.
 
-The argmax itself is ``edge.tasks.class_argmax``'s: through the model's final bilinear upsample when
-the graph has one that allows it (DeepLab v3), else in bands of rows on the interpreter's threads.
+The argmax itself is ``edge.tasks.class_argmax``'s. When the graph ends in a bilinear upsample that
+allows it (DeepLab v3: 33 x 33 to 257 x 257 class scores, align_corners), the interpreter runs the
+model without that last op (``edge.model.graph.without_final_resize``) and the map is found from the
+coarse scores: the 5.5 MB output a frame is never made, which saves more time in ``invoke`` than
+decoding spends. Failing that, through an upsample the graph still makes, reading few of its pixels;
+else in bands of rows on the interpreter's threads.
 """
 
 from __future__ import annotations
@@ -18,17 +22,18 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 
+from edge.errors import EdgeError
 from edge.model.flatbuf import FlatbufferError
-from edge.model.graph import resize_producing
+from edge.model.graph import Trimmed, grid_strides, resize_producing, without_final_resize
 from edge.model.metadata import ModelFile
 from edge.model.runtime import Runtime
 from edge.model.spec import ModelSpec
 from edge.tasks.base import Task
 from edge.tasks.class_argmax import (
     argmax_bands,
+    argmax_of_upsample,
     argmax_upsampled,
     cell_weights,
-    grid_strides,
     weighted_counts,
 )
 from edge.tasks.detect import label_names
@@ -81,18 +86,39 @@ def _upsample_strides(model: ModelFile, tensor: int, shape: tuple) -> tuple[int,
     return grid_strides(resize)
 
 
+def _without_upsample(model: ModelFile, runtime: Runtime) -> tuple[Runtime, Trimmed] | None:
+    """The model on a new interpreter like ``runtime`` (which is then closed), without its final
+    bilinear upsample, when the graph ends in one that ``argmax_of_upsample`` can stand in for;
+    None when it does not, or when the interpreter refuses the edited file (it runs as it is)."""
+    trimmed = without_final_resize(model.content)
+    if trimmed is None:
+        return None
+    try:
+        lighter = Runtime(trimmed.content, runtime.threads, runtime.name, runtime.xnnpack)
+    except EdgeError:
+        return None
+    runtime.close()
+    return lighter, trimmed
+
+
 class Segmenter(Task):
-    """A segmentation model: call it on a BGR frame to get ``Segmentation``."""
+    """A segmentation model: call it on a BGR frame to get ``Segmentation``. ``trimmed``: the model
+    as the interpreter runs it when it leaves out the final upsample, which decoding stands in for."""
 
     task = "segment"
-    reads_in_place = True  # the map and counts are new arrays: no copy of the 5.5 MB a frame (DeepLab)
+    reads_in_place = True  # the map and counts are new arrays: no copy of the output
 
     def __init__(self, model: ModelFile, runtime: Runtime, spec: ModelSpec) -> None:
-        super().__init__(model, runtime, spec)
         self._index = spec.outputs["masks"]
         output = runtime.outputs[self._index]
-        classes = output.shape[-1]
+        self._size = tuple(output.shape[1:3])  # the map's (H, W): the file's output's
         self._strides = _upsample_strides(model, output.index, tuple(output.shape))
+        self.trimmed: Trimmed | None = None
+        lighter = _without_upsample(model, runtime) if self._strides else None
+        if lighter is not None:
+            runtime, self.trimmed = lighter
+        super().__init__(model, runtime, spec)
+        classes = output.shape[-1]
         self._dtype = np.uint8 if classes <= 256 else np.uint16
         self._bands = runtime.threads
         self._pool = None
@@ -104,12 +130,17 @@ class Segmenter(Task):
         scores = outputs[self._index][0]
         inp = self.spec.input
         if self._sampling is None or self._sampling[0] != transform:  # a camera's frames share one
-            sampling = sampled_indices(scores.shape[:2], transform, inp.height, inp.width)
-            weights = pixel_weights(scores.shape[:2], sampling)
+            sampling = sampled_indices(self._size, transform, inp.height, inp.width)
+            weights = pixel_weights(self._size, sampling)
             by_cells = cell_weights(weights, self._strides) if self._strides else None
             self._sampling = (transform, sampling, weights, by_cells)  # every frame's result shares it
         _, sampling, weights, by_cells = self._sampling
-        cells = argmax_upsampled(scores, self._strides, self._dtype) if self._strides else None
+        if self.trimmed is not None:
+            cells = argmax_of_upsample(scores, self._size, self._strides, self._dtype)
+        elif self._strides:
+            cells = argmax_upsampled(scores, self._strides, self._dtype)
+        else:
+            cells = None
         if cells is not None:
             small = cells.classes
             counts = weighted_counts(cells, by_cells, scores.shape[-1])
@@ -117,6 +148,10 @@ class Segmenter(Task):
             small = argmax_bands(scores, self._pool, self._bands).astype(self._dtype)
             counts = np.bincount(small.ravel(), weights=weights.ravel())
         return segmentation(small, self.spec.labels, counts, sampling)
+
+    @property
+    def graph_note(self) -> str | None:
+        return None if self.trimmed is None else self.trimmed.note
 
     def close(self) -> None:
         if self._pool is not None:
