@@ -394,6 +394,48 @@ def test_predict_and_run_through_the_cli(assets, pose_clip, tmp_path):
     capture.release()
 
 
+def test_predict_saves_each_image_annotated_by_its_name(assets, tmp_path):
+    """``predict --save DIR``: each image drawn as ``run`` draws a frame, under its own name (a
+    second of the same name gets ``-2``), in its own format; never over an input; a folder it cannot
+    make is a one-line error."""
+    from edge.sinks.render import draw
+
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copyfile(IMAGES / "squat.bmp", other / "squat.bmp")
+    out = tmp_path / "out"
+    done = run_cli("predict", assets / POSE, IMAGES / "squat.bmp", other, "--save", out, "--json")
+    assert done.returncode == 0, done.stderr
+    first, second = (json.loads(line) for line in done.stdout.splitlines())
+    assert (first["saved"], second["saved"]) == (str(out / "squat.bmp"), str(out / "squat-2.bmp"))
+    with edge.load(assets / POSE) as model:
+        image = read_image(IMAGES / "squat.bmp")
+        expected = draw(image, model(image))
+    for name in ("squat.bmp", "squat-2.bmp"):  # a lossless format: the picture, pixel for pixel
+        assert np.array_equal(read_image(out / name), expected), name
+    assert not np.array_equal(expected, read_image(IMAGES / "squat.bmp"))  # the skeleton is on it
+
+    done = run_cli("predict", assets / DEEPLAB, IMAGES / "segmentation_input_rotation0.jpg", "--save", out)
+    assert done.returncode == 0 and f"saved: {out / 'segmentation_input_rotation0.jpg'}" in done.stdout
+    saved, photo = (
+        read_image(out / "segmentation_input_rotation0.jpg"),
+        read_image(IMAGES / "segmentation_input_rotation0.jpg"),
+    )
+    with edge.load(assets / DEEPLAB) as model:
+        drawn = draw(photo, model(photo)).astype(np.int16)
+    assert (
+        np.abs(saved - drawn).mean() < 3 < np.abs(saved - photo.astype(np.int16)).mean()
+    )  # JPEG's loss only
+
+    before = (other / "squat.bmp").read_bytes()
+    done = run_cli("predict", assets / POSE, other / "squat.bmp", "--save", other)
+    assert done.returncode == 2 and "would write over the input image" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and (other / "squat.bmp").read_bytes() == before
+    (tmp_path / "file").write_text("")
+    done = run_cli("predict", assets / POSE, IMAGES / "squat.bmp", "--save", tmp_path / "file" / "out")
+    assert done.returncode == 2 and done.stderr.startswith("edgesight: error: cannot make")
+
+
 def test_eval_scores_a_segmenter_by_mean_iou_on_voc_and_plain_folders(assets, tmp_path):
     from edge.evaluate.segment import voc_palette
 

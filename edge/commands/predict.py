@@ -1,5 +1,5 @@
 """``edgesight predict MODEL IMAGE...``: classes, boxes, poses or a class map of each image, as text or
-JSON lines."""
+JSON lines; with ``--save DIR``, each image annotated as ``run`` draws its frames."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("model", type=Path)
     p.add_argument("images", nargs="+", type=Path, help="image files, or folders of them")
     p.add_argument("--json", action="store_true", help="one JSON object per image")
+    p.add_argument(
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="folder to write each image to, annotated as run draws frames, under its own name",
+    )
     add_model_options(p)
     return p
 
@@ -63,17 +69,68 @@ def _images(path: Path) -> list[Path]:
     return found
 
 
+def saved_names(paths: list[Path], folder: Path) -> list[Path]:
+    """Where ``--save`` writes each image: ``folder`` / its name, ``-2``, ``-3``... added when two
+    share a name, ``.png`` when OpenCV cannot write its own format. Never an input file."""
+    import cv2
+
+    taken: set[str] = set()
+    out = []
+    for path in paths:
+        suffix = path.suffix if cv2.haveImageWriter(f"x{path.suffix}") else ".png"
+        name, n = f"{path.stem}{suffix}", 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{path.stem}-{n}{suffix}"
+        taken.add(name.lower())
+        out.append(folder / name)
+    inputs = {p.resolve() for p in paths}
+    for target in out:
+        if target.resolve() in inputs:
+            raise EdgeError(f"--save {folder}: would write over the input image {target}")
+    return out
+
+
+def write_image(path: Path, image) -> None:
+    """An image file (its format by its suffix); a one-line ``EdgeError`` when it cannot be written,
+    and no part of it left behind."""
+    import cv2
+
+    ok, data = cv2.imencode(path.suffix, image)
+    try:
+        if not ok:
+            raise OSError(f"OpenCV cannot encode {path.suffix}")
+        path.write_bytes(data.tobytes())
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def handle(args: argparse.Namespace) -> int:
     from edge.sources.images import read_image
     from edge.tasks.results import record
 
     with load_task(args) as task:
         paths = [image for path in args.images for image in _images(path)]  # all checked before the first
-        for path in paths:
+        targets = saved_names(paths, args.save) if args.save else [None] * len(paths)
+        if args.save:
+            try:
+                args.save.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise EdgeError(f"cannot make {args.save}: {exc.strerror or exc}") from None
+        for path, target in zip(paths, targets):
             task.reset()  # each image on its own: nothing carried over from the one before
-            result = task(read_image(path))
+            image = read_image(path)
+            result = task(image)
+            if target is not None:
+                from edge.sinks.render import draw
+
+                write_image(target, draw(image, result, copy=False))
             if args.json:
-                print(json.dumps(record(result, image=str(path))))
+                extra = {"saved": str(target)} if target is not None else {}
+                print(json.dumps(record(result, image=str(path), **extra)))
             else:
                 print_result(path, result)
+                if target is not None:
+                    print(f"  saved: {target}")
     return 0
