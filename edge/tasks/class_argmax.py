@@ -2,7 +2,7 @@
 
 numpy's argmax over a short last axis costs a call per pixel (about 1 ms for DeepLab's
 257 x 257 x 21 float scores on this x86 CPU: five times what reading them takes; OpenCV's
-``reduceArgMax`` and a loop over class planes were slower). Two ways round it, both exact:
+``reduceArgMax`` and a loop over class planes were slower). Three ways round it:
 
 - In bands: numpy's argmax releases the GIL, so the rows are cut into one band per interpreter
   thread and done at once; the cores that ran ``invoke`` are idle while the frame is decoded.
@@ -14,6 +14,10 @@ numpy's argmax over a short last axis costs a call per pixel (about 1 ms for Dee
   wins at every pixel of the cell. In the other cells, along the class boundaries (4 to 22% of
   DeepLab's on the asset photos), the few classes that can win there are blended from the corners
   as the kernel does, and only the pixels where two of them come within its rounding are read.
+- Without the upsample (``argmax_of_upsample``): when the interpreter runs the model without that
+  last resize, the same cells are found from the coarse scores alone, the unsettled ones blended
+  here; the map is then the argmax of the exact blend, but where two classes come within float32
+  rounding.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ it tints.
 The argmax itself is ``edge.tasks.class_argmax``'s. When the graph ends in a bilinear upsample that
 allows it (DeepLab v3: 33 x 33 to 257 x 257 class scores, align_corners), the interpreter runs the
 model without that last op (``edge.model.graph.without_final_resize``) and the map is found from the
-coarse scores: the 5.5 MB output a frame is never made, which saves more time in ``invoke`` than
-decoding spends. Failing that, through an upsample the graph still makes, reading few of its pixels;
-else in bands of rows on the interpreter's threads.
+coarse scores: the 5.5 MB output a frame is never made (``invoke`` about 6% shorter on an x86 test
+machine) and decoding reads 91 KB instead. Failing that, through an upsample the graph still makes,
+reading few of its pixels; else in bands of rows on the interpreter's threads.
 """
 
 from __future__ import annotations
