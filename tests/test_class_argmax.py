@@ -52,13 +52,12 @@ def test_grid_strides_from_the_resize_flags_and_sizes():
 def test_deeplab_is_decoded_through_its_upsample_exactly(assets):
     """The file's own 257 x 257 output, read through its upsample: numpy's argmax of it."""
     content = (assets / DEEPLAB).read_bytes()
-    with Runtime(content, threads=1) as full:
+    with Runtime(content, threads=1) as full, edge.load(assets / DEEPLAB, threads=1) as model:
         out = full.outputs[0]
         assert resize_producing(content, out.index) == Resize((33, 33), (257, 257), True, False)
         for path in sorted(IMAGES.glob("*")):
             frame = cv2.resize(cv2.imread(str(path)), (640, 480))
-            with edge.load(assets / DEEPLAB, threads=1) as model:
-                tensor, transform = model.prepare(frame)
+            tensor, transform = model.prepare(frame)
             scores = full.invoke(tensor)[0][0]
             found = argmax_upsampled(scores, (8, 8), np.uint8)
             assert found is not None and found.settled.mean() > 0.7, path.name  # most cells settled
