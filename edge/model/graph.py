@@ -194,25 +194,30 @@ class Trimmed:
 
 
 def without_final_resize(content: bytes) -> Trimmed | None:
-    """The model with its last operator dropped, when that is a RESIZE_BILINEAR making the main
-    subgraph's one output, whose source points fall on output pixels (``grid_strides``): the graph
-    then outputs the resize's input. Else None.
+    """The model without its last operator, when that is a RESIZE_BILINEAR making the main subgraph's
+    one output (or without its last two, a RESIZE_BILINEAR and the DEQUANTIZE of its output that
+    makes it), whose source points fall on output pixels (``grid_strides``): the graph then outputs
+    the resize's input. Else None.
 
     A segmenter such as DeepLab v3 ends by upsampling its class scores (33 x 33 x 21 to 257 x 257 x
     21): a 5.5 MB output of which decoding needs only the argmax, which it finds from the coarse
     scores. The file is edited in place, with no writer: the output's tensor index is overwritten,
-    as is a signature's entry for it, and the operator vector's length is cut by one (its last
-    entry, the resize, is then no longer read)."""
+    as is a signature's entry for it, and the operator vector's length is cut (its last entries are
+    then no longer read)."""
     subgraph = _main_subgraph(content)
     ops = read_ops(content)
-    if subgraph is None or len(ops) < 2 or ops[-1].name != "RESIZE_BILINEAR" or not ops[-1].inputs:
+    if subgraph is None:
         return None
-    outputs, source = subgraph.scalars(_SubGraphF.OUTPUTS, "<i"), ops[-1].inputs[0]
-    if len(outputs) != 1 or ops[-1].outputs != (outputs[0],):
+    dequantized = len(ops) > 2 and ops[-1].name == "DEQUANTIZE" and ops[-1].inputs == ops[-2].outputs
+    tail = 2 if dequantized else 1
+    if len(ops) <= tail or ops[-tail].name != "RESIZE_BILINEAR" or not ops[-tail].inputs:
+        return None
+    outputs, source = subgraph.scalars(_SubGraphF.OUTPUTS, "<i"), ops[-tail].inputs[0]
+    if len(outputs) != 1 or ops[-1].outputs != (outputs[0],) or len(ops[-tail].outputs) != 1:
         return None
     if source in subgraph.scalars(_SubGraphF.INPUTS, "<i"):  # nothing would be left to run
         return None
-    resize = resize_producing(content, outputs[0])
+    resize = resize_producing(content, ops[-tail].outputs[0])
     if resize is None or grid_strides(resize) is None:
         return None
     edited = bytearray(content)
@@ -223,7 +228,7 @@ def without_final_resize(content: bytes) -> Trimmed | None:
     start, _ = subgraph.vector(_SubGraphF.OUTPUTS)
     struct.pack_into("<i", edited, start, source)
     start, length = subgraph.vector(_SubGraphF.OPERATORS)
-    struct.pack_into("<I", edited, start - 4, length - 1)
+    struct.pack_into("<I", edited, start - 4, length - tail)
     return Trimmed(bytes(edited), resize)
 
 

@@ -112,11 +112,13 @@ class Segmenter(Task):
         self._index = spec.outputs["masks"]
         output = runtime.outputs[self._index]
         self._size = tuple(output.shape[1:3])  # the map's (H, W): the file's output's
-        self._strides = _upsample_strides(model, output.index, tuple(output.shape))
         self.trimmed: Trimmed | None = None
-        lighter = _without_upsample(model, runtime) if self._strides else None
+        lighter = _without_upsample(model, runtime)
         if lighter is not None:
             runtime, self.trimmed = lighter
+            self._strides = grid_strides(self.trimmed.resize)
+        else:
+            self._strides = _upsample_strides(model, output.index, tuple(output.shape))
         super().__init__(model, runtime, spec)
         classes = output.shape[-1]
         self._dtype = np.uint8 if classes <= 256 else np.uint16
