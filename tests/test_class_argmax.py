@@ -297,6 +297,7 @@ with (
 print(json.dumps({
     "strides": strides, "frames": len(settled), "trimmed": model.trimmed is not None,
     "dropped": len(read_ops(content)) - len(read_ops(model.trimmed.content)) if model.trimmed else 0,
+    "note": model.graph_note,
     "output": list(model.runtime.outputs[0].shape), "signature": [list(v.shape) for v in named.values()],
 }))
 """
@@ -328,5 +329,7 @@ def test_real_resize_heads_read_and_decoded_exactly(resize_heads, tflrt_python, 
         assert tuple(found["strides"]) == expected, runtime
         if kind == "int8-floatio":  # the resize and the DEQUANTIZE after it dropped
             assert found["dropped"] == 2 and found["frames"] == 0, (runtime, found)
+            assert found["note"].startswith("run without its final RESIZE_BILINEAR (9x9 -> ")
+            assert "and the DEQUANTIZE after it" in found["note"]
         else:  # through the file's output: the shortcut on a third of the frames or more, exact on each
             assert found["dropped"] == 1 and found["frames"] >= 8, (runtime, found)

@@ -182,14 +182,16 @@ class Trimmed:
 
     content: bytes
     resize: Resize
+    dequantize: bool = False  # the DEQUANTIZE after it left out too
 
     @property
     def note(self) -> str:
         """What ``info`` and ``bench`` say of it."""
         (h, w), (oh, ow) = self.resize.source, self.resize.size
+        also = " and the DEQUANTIZE after it" if self.dequantize else ""
         return (
-            f"run without its final RESIZE_BILINEAR ({h}x{w} -> {oh}x{ow}): decode finds the class map "
-            f"from the {h}x{w} scores"
+            f"run without its final RESIZE_BILINEAR ({h}x{w} -> {oh}x{ow}){also}: decode finds the class "
+            f"map from the {h}x{w} scores"
         )
 
 
@@ -229,7 +231,7 @@ def without_final_resize(content: bytes) -> Trimmed | None:
     struct.pack_into("<i", edited, start, source)
     start, length = subgraph.vector(_SubGraphF.OPERATORS)
     struct.pack_into("<I", edited, start - 4, length - tail)
-    return Trimmed(bytes(edited), resize)
+    return Trimmed(bytes(edited), resize, dequantized)
 
 
 def _signature_entries(content: bytes, tensor: int) -> list[int]:
