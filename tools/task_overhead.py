@@ -166,11 +166,11 @@ def measure(path: Path, frame: np.ndarray, labels: Path | None, runs: int, threa
         masks_ms = float(np.median(masks[10:]) * 1e3) if len(masks) > 10 else 0.0  # after the warm-up
         row = Overhead(path.name, layout, kind, rt.label, *(float(v) for v in p50), results=len(result))
         graph = task.graph_note or ""
-        edge_ms, file_ms = file_invoke_ms(task, tensor, runs) if graph else (0.0, 0.0)
+        edge_ms, file_ms = graph_and_file_ms(task, tensor, runs) if graph else (0.0, 0.0)
         return replace(row, masks_ms=masks_ms, graph=graph, graph_ms=edge_ms, file_ms=file_ms)
 
 
-def file_invoke_ms(task, tensor: np.ndarray, runs: int) -> tuple[float, float]:
+def graph_and_file_ms(task, tensor: np.ndarray, runs: int) -> tuple[float, float]:
     """For a task that runs its model otherwise than the file has it: p50s of two bare loops
     alternating after edge's rounds (a second interpreter beside those would take the caches edge's
     decoding finds), on the graph edge runs and on the file as it is. Each reads its outputs in

@@ -91,21 +91,6 @@ def saved_names(paths: list[Path], folder: Path) -> list[Path]:
     return out
 
 
-def write_image(path: Path, image) -> None:
-    """An image file (its format by its suffix); a one-line ``EdgeError`` when it cannot be written,
-    and no part of it left behind."""
-    import cv2
-
-    ok, data = cv2.imencode(path.suffix, image)
-    try:
-        if not ok:
-            raise OSError(f"OpenCV cannot encode {path.suffix}")
-        path.write_bytes(data.tobytes())
-    except OSError as exc:
-        path.unlink(missing_ok=True)
-        raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
 def handle(args: argparse.Namespace) -> int:
     from edge.sources.images import read_image
     from edge.tasks.results import record
@@ -114,15 +99,15 @@ def handle(args: argparse.Namespace) -> int:
         paths = [image for path in args.images for image in _images(path)]  # all checked before the first
         targets = saved_names(paths, args.save) if args.save else [None] * len(paths)
         if args.save:
-            try:
-                args.save.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise EdgeError(f"cannot make {args.save}: {exc.strerror or exc}") from None
+            from edge.sinks.files import make_folder
+
+            make_folder(args.save)
         for path, target in zip(paths, targets):
             task.reset()  # each image on its own: nothing carried over from the one before
             image = read_image(path)
             result = task(image)
             if target is not None:
+                from edge.sinks.files import write_image
                 from edge.sinks.render import draw
 
                 write_image(target, draw(image, result, copy=False))

@@ -22,6 +22,7 @@ from edge.errors import EdgeError
 from edge.pipeline.stats import LiveStats
 from edge.sinks.base import Sink
 from edge.sinks.encode import open_video
+from edge.sinks.files import make_folder
 from edge.sinks.video import check_free_space
 
 QUEUE_FRAMES = 60  # frames waiting for the encoder before new ones are dropped
@@ -38,11 +39,7 @@ class ClipSink(Sink):
     ) -> None:
         if pre < 0 or post < 0:
             raise EdgeError("--pre-roll and --post-roll must not be negative")
-        self.folder = Path(folder)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EdgeError(f"cannot make {self.folder}: {exc.strerror or exc}") from None
+        self.folder = make_folder(Path(folder))
         self.pre, self.post, self.stats = pre, post, stats
         self._buffer: deque[tuple[float, np.ndarray]] = deque()
         self._until: float | None = None  # the open clip ends after this time

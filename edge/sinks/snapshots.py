@@ -11,9 +11,9 @@ from pathlib import Path
 
 import cv2
 
-from edge.errors import EdgeError
 from edge.pipeline.stats import LiveStats
 from edge.sinks.base import Sink
+from edge.sinks.files import make_folder, write_image
 from edge.sinks.render import REGION_COLOR, put_text
 
 JPEG_QUALITY = 90
@@ -25,11 +25,7 @@ class SnapshotSink(Sink):
     annotated = False
 
     def __init__(self, folder: Path, stats: LiveStats | None = None) -> None:
-        self.folder = Path(folder)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise EdgeError(f"cannot make {self.folder}: {exc.strerror or exc}") from None
+        self.folder = make_folder(Path(folder))
         self.stats = stats
         self.written = 0
 
@@ -39,15 +35,7 @@ class SnapshotSink(Sink):
             x0, y0, x1, y1 = (round(v) for v in snap.box)
             cv2.rectangle(img, (x0, y0), (x1, y1), REGION_COLOR, 2)
             put_text(img, snap.label, (max(x0, 0), max(y0, 20)), 0.6, REGION_COLOR)
-            ok, data = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-            path = self.folder / snap.name
-            try:
-                if not ok:
-                    raise OSError("JPEG encoding failed")
-                path.write_bytes(data.tobytes())
-            except OSError as exc:
-                path.unlink(missing_ok=True)
-                raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from None
+            write_image(self.folder / snap.name, img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
             self.written += 1
             if self.stats is not None:
                 self.stats.count_output("snapshots")
