@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from edge.commands.predict import print_result
 from edge.errors import EdgeError
 from edge.model.metadata import read_model_file
-from edge.tasks.results import Classes, Detections, record
+from edge.tasks.results import Classes, Detections, Segmentation, percent, record
 
 
 def test_classes_json_shape():
@@ -30,6 +31,17 @@ def test_detections_json_shape_and_validation_messages():
         Detections(xyxy=[1, 2, 3], scores=[0.5], class_ids=[1], labels=("a",))
     with pytest.raises(ValueError, match=r"scores: expected shape \(2,\)"):
         Classes(ids=[1, 2], scores=[0.5], labels=("a", "b"))
+
+
+def test_a_class_that_is_there_never_reads_as_zero_percent(capsys):
+    assert [percent(s) for s in (0.0, 0.0003, 0.005, 0.0051, 0.85)] == ["0%", "<1%", "<1%", "1%", "85%"]
+    assert [percent(s, 1) for s in (0.0, 0.0003, 0.0006, 1.0)] == ["0.0%", "<0.1%", "0.1%", "100.0%"]
+    class_map = np.zeros((100, 100), np.uint8)
+    class_map[0, :3] = 12  # 3 pixels in 10,000: a dog at the edge
+    seg = Segmentation(class_map, [0, 12], [0.9997, 0.0003], ("background", "dog"))
+    print_result("a.jpg", seg)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1:] == ["  100.0%  background  (id 0)", "   <0.1%  dog  (id 12)"]
 
 
 def test_a_sampling_is_checked_once_and_gives_the_frame_pixels_of_a_map_box():

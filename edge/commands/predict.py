@@ -27,7 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def print_result(path: Path, result) -> None:
-    from edge.tasks.results import Classes, Poses, Segmentation
+    from edge.tasks.results import Classes, Poses, Segmentation, percent
 
     print(f"{path}:")
     if isinstance(result, Classes):
@@ -36,7 +36,7 @@ def print_result(path: Path, result) -> None:
         return
     if isinstance(result, Segmentation):
         for cid, label, share in zip(result.class_ids, result.labels, result.shares):
-            print(f"  {share:6.1%}  {label if label is not None else '-'}  (id {cid})")
+            print(f"  {percent(share, 1):>6s}  {label if label is not None else '-'}  (id {cid})")
         return
     if isinstance(result, Poses):
         if not len(result):

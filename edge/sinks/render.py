@@ -9,7 +9,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from edge.tasks.results import Classes, Detections, Poses, Result, Segmentation
+from edge.tasks.results import Classes, Detections, Poses, Result, Segmentation, percent
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 # the limbs between COCO keypoints: face, arms, torso, legs
@@ -124,7 +124,7 @@ def _draw_segmentation(img: np.ndarray, result: Segmentation, scale: float, line
     rows = zip(result.class_ids.tolist(), result.labels, result.shares.tolist())  # numbers of Python's
     for row, (cid, label, share) in enumerate(rows):
         color = (200, 200, 200) if cid == background else _color(cid)
-        put_text(img, f"{_name(cid, label)} {share:.0%}", (8, line * (row + 1)), scale * 0.8, color)
+        put_text(img, f"{_name(cid, label)} {percent(share)}", (8, line * (row + 1)), scale * 0.8, color)
 
 
 BAND_PIXELS = 65536  # a band's colour image and its temporaries: a few hundred KB, in the L2 cache

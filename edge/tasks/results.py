@@ -199,6 +199,15 @@ class Poses:
         return {"task": self.task, "poses": items}
 
 
+def percent(share: float, decimals: int = 0) -> str:
+    """A share as a percentage to ``decimals`` places; a class that is there but rounds to zero reads
+    "<1%" (or "<0.1%"), not "0%"."""
+    text = f"{share:.{decimals}%}"
+    if share > 0 and float(text[:-1]) == 0:
+        return f"<{10.0**-decimals:.{decimals}f}%"
+    return text
+
+
 @dataclass(frozen=True, eq=False)
 class Segmentation:
     """A class for every pixel; the classes found, most pixels first: class_ids (K,), shares (K,) of
