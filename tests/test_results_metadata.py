@@ -33,15 +33,22 @@ def test_detections_json_shape_and_validation_messages():
         Classes(ids=[1, 2], scores=[0.5], labels=("a", "b"))
 
 
-def test_a_class_that_is_there_never_reads_as_zero_percent(capsys):
-    assert [percent(s) for s in (0.0, 0.0003, 0.005, 0.0051, 0.85)] == ["0%", "<1%", "<1%", "1%", "85%"]
-    assert [percent(s, 1) for s in (0.0, 0.0003, 0.0006, 1.0)] == ["0.0%", "<0.1%", "0.1%", "100.0%"]
+def test_a_share_is_never_rounded_to_an_end_it_is_not_at(capsys):
+    shares = (0.0, 0.0003, 0.005, 0.0051, 0.85, 0.9949, 0.9951, 1.0)
+    assert [percent(s) for s in shares] == ["0%", "<1%", "<1%", "1%", "85%", "99%", ">99%", "100%"]
+    assert [percent(s, 1) for s in (0.0, 0.0003, 0.0006, 0.9997, 1.0)] == [
+        "0.0%",
+        "<0.1%",
+        "0.1%",
+        ">99.9%",
+        "100.0%",
+    ]
     class_map = np.zeros((100, 100), np.uint8)
     class_map[0, :3] = 12  # 3 pixels in 10,000: a dog at the edge
     seg = Segmentation(class_map, [0, 12], [0.9997, 0.0003], ("background", "dog"))
     print_result("a.jpg", seg)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1:] == ["  100.0%  background  (id 0)", "   <0.1%  dog  (id 12)"]
+    assert lines[1:] == ["  >99.9%  background  (id 0)", "   <0.1%  dog  (id 12)"]
 
 
 def test_a_sampling_is_checked_once_and_gives_the_frame_pixels_of_a_map_box():

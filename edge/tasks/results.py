@@ -200,11 +200,15 @@ class Poses:
 
 
 def percent(share: float, decimals: int = 0) -> str:
-    """A share as a percentage to ``decimals`` places; a class that is there but rounds to zero reads
-    "<1%" (or "<0.1%"), not "0%"."""
+    """A share as a percentage to ``decimals`` places, never rounded to an end it is not at: a class
+    that is there but rounds to zero reads "<1%" (or "<0.1%"), and one that is not the whole frame
+    but rounds to all of it ">99%" (">99.9%")."""
     text = f"{share:.{decimals}%}"
+    step = 10.0**-decimals
     if share > 0 and float(text[:-1]) == 0:
-        return f"<{10.0**-decimals:.{decimals}f}%"
+        return f"<{step:.{decimals}f}%"
+    if share < 1 and float(text[:-1]) == 100:
+        return f">{100 - step:.{decimals}f}%"
     return text
 
 
