@@ -9,7 +9,7 @@ TFLRT_STAMP := $(TFLRT)/.installed
 EDGE_TESTS := tests/test_quant_preprocess.py tests/test_results_metadata.py tests/test_classify_assets.py \
 	tests/test_sources.py tests/test_edge_isolation.py tests/test_cli.py tests/test_layouts.py \
 	tests/test_detect_assets.py tests/test_bench.py tests/test_pose_segment.py tests/test_track_run.py \
-	tests/test_class_argmax.py
+	tests/test_class_argmax.py tests/test_pipeline.py
 
 .PHONY: venvs demo test lint format clean venv venv-tflrt mobilenet-table overhead pipeline-bench system-deps \
 	bench-table bench-honesty pi-check python-versions demo-detect detect-speed
