@@ -70,8 +70,9 @@ def test_latest_frame_mode_drops_old_frames_and_keeps_results_current(ssd):
     assert latest.frames + latest.dropped >= 148  # every captured frame is either run or counted
     every = run(ssd, SyntheticSource(frames=30, fps=100, realtime=True, seed=1), mode="every", max_fps=20)
     assert every.frames == 30 and every.dropped == 0
-    # the newest frame, a camera interval old at most, then its own inference: under 50 ms more
-    assert latest.age_ms < _inference_ms(latest) + 50, (latest.age_ms, latest.stage_ms)
+    # the newest frame, a camera interval or two old, then its own inference: under 100 ms, or 50 ms
+    # more than a slow inference
+    assert latest.age_ms < max(100, _inference_ms(latest) + 50), (latest.age_ms, latest.stage_ms)
     # behind a queue of several frames (4), each taking a period of the run's rate: about 5 periods
     assert every.age_ms > 3 * 1000 / every.fps, (every.age_ms, every.fps)
 
