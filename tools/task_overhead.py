@@ -84,6 +84,11 @@ class Overhead:
     file_ms: float = 0.0
 
     @property
+    def name(self) -> str:
+        """The model, and the frame when not the default one."""
+        return self.model + (f" on {self.frame}" if self.frame else "")
+
+    @property
     def extra_ms(self) -> float:
         return max(self.edge_ms - self.bare_ms, 0.0)
 
@@ -260,16 +265,14 @@ def main() -> int:
         drawn = f"{r.drawn_share:14.1%}" if r.task in DRAWN else f"{'-':>14s}"
         if r.layout == "yolov8_seg":
             drawn = f"masks {r.masks_ms:5.3f} ms"
-        name = r.model + (f" on {r.frame}" if r.frame else "")
         print(
-            f"{name[:54]:54s} {r.layout:12s} {r.bare_ms:8.3f} {r.edge_ms:8.3f} {r.extra_ms:7.3f} "
+            f"{r.name[:54]:54s} {r.layout:12s} {r.bare_ms:8.3f} {r.edge_ms:8.3f} {r.extra_ms:7.3f} "
             f"{r.prepare_ms:6.3f} {r.decode_ms:6.3f} {r.draw_ms:6.3f} {r.share:12.1%} {drawn}  "
             f"{'ok' if r.ok else 'MISSED'}"
         )
     for r in rows:
         if r.graph:  # invoke above is the graph edge runs
-            name = r.model + (f" on {r.frame}" if r.frame else "")
-            print(f"{name}: {r.graph}; invoke above is that graph's")
+            print(f"{r.name}: {r.graph}; invoke above is that graph's")
             print(
                 f"  then, alternating: that graph {r.graph_ms:.3f} ms, the file as it is {r.file_ms:.3f} ms "
                 f"({r.graph_ms / r.file_ms:.3f}x)"

@@ -99,7 +99,8 @@ def handle(args: argparse.Namespace) -> int:
         paths = [image for path in args.images for image in _images(path)]  # all checked before the first
         targets = saved_names(paths, args.save) if args.save else [None] * len(paths)
         if args.save:
-            from edge.sinks.files import make_folder
+            from edge.sinks.files import make_folder, write_image
+            from edge.sinks.render import draw
 
             make_folder(args.save)
         for path, target in zip(paths, targets):
@@ -107,9 +108,6 @@ def handle(args: argparse.Namespace) -> int:
             image = read_image(path)
             result = task(image)
             if target is not None:
-                from edge.sinks.files import write_image
-                from edge.sinks.render import draw
-
                 write_image(target, draw(image, result, copy=False))
             if args.json:
                 extra = {"saved": str(target)} if target is not None else {}

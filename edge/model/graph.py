@@ -207,9 +207,9 @@ def without_final_resize(content: bytes) -> Trimmed | None:
     as is a signature's entry for it, and the operator vector's length is cut (its last entries are
     then no longer read)."""
     subgraph = _main_subgraph(content)
-    ops = read_ops(content)
     if subgraph is None:
         return None
+    ops = read_ops(content)
     dequantized = len(ops) > 2 and ops[-1].name == "DEQUANTIZE" and ops[-1].inputs == ops[-2].outputs
     tail = 2 if dequantized else 1
     if len(ops) <= tail or ops[-tail].name != "RESIZE_BILINEAR" or not ops[-tail].inputs:

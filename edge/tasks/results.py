@@ -204,10 +204,10 @@ def percent(share: float, decimals: int = 0) -> str:
     that is there but rounds to zero reads "<1%" (or "<0.1%"), and one that is not the whole frame
     but rounds to all of it ">99%" (">99.9%")."""
     text = f"{share:.{decimals}%}"
-    step = 10.0**-decimals
-    if share > 0 and float(text[:-1]) == 0:
+    shown, step = float(text[:-1]), 10.0**-decimals
+    if share > 0 and shown == 0:
         return f"<{step:.{decimals}f}%"
-    if share < 1 and float(text[:-1]) == 100:
+    if share < 1 and shown == 100:
         return f">{100 - step:.{decimals}f}%"
     return text
 
