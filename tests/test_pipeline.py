@@ -199,6 +199,27 @@ def test_outputs_run_at_a_lower_priority_than_inference_on_linux(ssd):
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main  # inference's is unchanged
 
 
+def test_pipeline_bench_sides_write_the_same_video(assets, tmp_path):
+    """The bench's two sides do the same work: the baseline's recording has the pipeline's codec
+    (H.264 where PyAV is installed) and every frame."""
+    from edge.sinks.encode import h264_available
+    from edge.tasks.loader import load
+    from tools.pipeline_bench import baseline, pipelined
+
+    fourccs = set()
+    with load(SSD_MODEL, threads=1) as task:
+        for side in (baseline, pipelined):
+            path = tmp_path / f"{side.__name__}.mp4"
+            side(task, SyntheticSource(frames=6, seed=3), path)
+            cap = cv2.VideoCapture(str(path))
+            fourcc = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode()
+            assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6, side.__name__
+            cap.release()
+            fourccs.add(fourcc)
+    assert len(fourccs) == 1, fourccs  # OpenCV reads mp4v as FMP4
+    assert fourccs == {"h264"} or not h264_available()
+
+
 def test_pipeline_bench_script_measures_all_three_targets(assets, tmp_path):
     import subprocess
     import sys

@@ -30,9 +30,6 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from testbed import SSD_LABELS as LABELS  # noqa: E402
-from testbed import SSD_MODEL as SSD  # noqa: E402
-from testbed import TRAFFIC_CLIP as CLIP  # noqa: E402
 
 from edge.bench.memory import rss_mb  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
@@ -43,6 +40,9 @@ from edge.sinks.encode import codec_for, open_video  # noqa: E402
 from edge.sinks.render import draw  # noqa: E402
 from edge.sources import SyntheticSource, VideoSource  # noqa: E402
 from edge.tasks.loader import load  # noqa: E402
+from tools.testbed import SSD_LABELS as LABELS  # noqa: E402
+from tools.testbed import SSD_MODEL as SSD  # noqa: E402
+from tools.testbed import TRAFFIC_CLIP as CLIP  # noqa: E402
 
 
 def long_clip(out: Path, repeats: int) -> Path:
