@@ -5,7 +5,8 @@ Creates its own virtual environment with ``mediapipe`` (default .venv-mediapipe)
 ``edgesight predict`` from the environment it is started in. MediaPipe accepts uint8 or float32
 inputs only: use the ``int8`` (uint8 I/O) or a float export. MediaPipe resamples images to the
 model's input with its own method; a model trained on edge's resize can disagree on borderline images
-when the images are much larger than its input (on the demo's model: 995/1000 agree).
+when the images are much larger than its input (on the demo's model: 995/1000 and 996/1000 agree
+in two runs).
 
     python tools/mediapipe_check.py runs/demo/models/model_int8.tflite runs/demo/data/val
 """
