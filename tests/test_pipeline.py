@@ -224,6 +224,7 @@ def test_pipeline_bench_script_measures_all_three_targets(assets, tmp_path):
     import subprocess
     import sys
 
+    from edge.sinks.encode import codec_for  # what both sides wrote, named in the header and the JSON
     from tests.conftest import ROOT
 
     out = tmp_path / "bench.json"
@@ -258,6 +259,8 @@ def test_pipeline_bench_script_measures_all_three_targets(assets, tmp_path):
     assert figures["age"]["frames"] > 0 and figures["age"]["median_processing_ms"] > 0
     assert figures["memory"]["rss_end_mb"] > 0
     assert "throughput, file" in proc.stdout and "memory over" in proc.stdout
+    assert f"written on both sides, {codec_for(tmp_path / 'x.mp4')}" in proc.stdout
+    assert figures["codec"] == codec_for(tmp_path / "x.mp4")
 
 
 def test_a_full_disk_is_a_one_line_error(assets):

@@ -30,7 +30,6 @@ import cv2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
 from edge.bench.memory import rss_mb  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.model.spec import Overrides  # noqa: E402
