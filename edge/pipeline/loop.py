@@ -84,6 +84,11 @@ class RunSummary:
     objects: ObjectTally | None = None  # detection against truth, on sources with objects
     tracking: tuple[str, ...] = ()  # with --track: the counts, one line each
 
+    @property
+    def inference_ms(self) -> float:
+        """The median time to turn a frame into a result: preprocess, invoke and postprocess."""
+        return sum(self.stage_ms[s] for s in ("preprocess", "invoke", "postprocess"))
+
     def lines(self) -> list[str]:
         stages = ", ".join(f"{k} {v:.2f}" for k, v in self.stage_ms.items())
         out = [
