@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         args.run_args = extra  # deploy: the options of the 'edgesight run' the device runs
     _stop_on_signals()
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # here, not at exit: a full disk under a redirected stdout is one line too
+        return status
     except EdgeError as exc:
         print(f"edgesight: error: {exc}", file=sys.stderr)
         return 2
@@ -81,8 +83,26 @@ def main(argv: list[str] | None = None) -> int:
         print("edgesight: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (``| head``): stop quietly, as Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        _drop_stdout()
         return 141
+    except OSError as exc:  # what no boundary turned into an EdgeError: a full disk, a path not made
+        _drop_stdout()
+        print(f"edgesight: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
+
+
+def _os_error(exc: OSError) -> str:
+    """An ``OSError`` as one line: the file and the reason, or what was written when no file is named
+    (standard output)."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return f"cannot write the output: {reason}"
+    return f"{exc.filename}: {reason}"
+
+
+def _drop_stdout() -> None:
+    """Standard output to /dev/null, so that the flush at exit cannot fail a second time."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

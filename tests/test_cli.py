@@ -122,6 +122,21 @@ def test_a_broken_tensorflow_install_gets_the_same_message(tmp_path):
     assert_one_line_error(proc, "needs TensorFlow")
 
 
+def test_a_full_disk_under_standard_output_is_one_line(assets):
+    """Standard output redirected to a full disk (/dev/full): one line and exit 2, not a traceback
+    from the first print or an "Exception ignored" from the flush at exit."""
+    model = assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite"
+    image = assets / "images/dog.jpg"
+    for args in (("info", model), ("predict", model, image), ("predict", model, image, "--json")):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(
+                [sys.executable, "-m", "edge.cli", *map(str, args)],
+                stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120,
+            )  # fmt: skip
+        assert "Exception ignored" not in proc.stderr, proc.stderr
+        assert_one_line_error(proc, "cannot write the output", "No space left on device")
+
+
 def test_predict_json_one_object_per_image(assets):
     folder = assets / "models" / "classification"
     proc = run_cli(

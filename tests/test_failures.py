@@ -132,6 +132,36 @@ def test_bench_reaching_its_frames_ends(assets, long_clip, tmp_path):
     assert json.loads(out.read_text())["results"][0]["pipeline"]["frames"] == 5
 
 
+def test_a_bench_record_that_cannot_be_written_fails_before_the_bench(assets, tmp_path):
+    """A record path that cannot be written is found before a long benchmark, not after it: one line,
+    and nothing measured."""
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for record, fragment in ((a_file / "r.json", "a part of that path is a file"), (tmp_path, "is a folder")):
+        done = run_cli("bench", assets / MODEL, "--runs", "5", "--json", record, timeout=120)
+        one_line_error(done, str(record if record == tmp_path else a_file), fragment)
+        assert "p50" not in done.stdout + done.stderr, done.stdout
+
+
+def test_run_folders_that_cannot_be_made_are_one_line(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for verb in ("train", "demo"):
+        args = ("shapes",) if verb == "train" else ()
+        done = run_cli(verb, *args, "--out", a_file / "run", "--epochs", "1", timeout=120)
+        one_line_error(done, "cannot make", str(a_file), "a part of that path is a file")
+
+
+def test_a_full_disk_while_making_the_built_in_data_is_one_line_and_leaves_it_unfinished(tmp_path):
+    """The built-in dataset on a 64 KiB disk: the image that did not fit is an error (OpenCV's
+    imwrite only returns False), and the data is not marked done, so the next run makes it again."""
+    tiny = tmp_path / "tiny"
+    done = on_tiny_disk(tiny, "train", "shapes", "--out", tiny / "run", "--epochs", "1")
+    one_line_error(done, "cannot write", ".png", "No space left on device")
+    data = tmp_path / "tiny-copy" / "run" / "data"
+    assert list(data.rglob("*.png")) and not list(data.glob(".*"))  # some images, no marker
+
+
 @pytest.fixture()
 def unreadable(tmp_path) -> Path:
     image = tmp_path / "photos" / "b_locked.jpg"

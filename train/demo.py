@@ -10,10 +10,9 @@ import json
 import time
 from pathlib import Path
 
-import cv2
-
 from edge.pipeline.loop import run
 from edge.sinks import JsonlSink, VideoSink
+from edge.sinks.files import make_folder, write_image
 from edge.sinks.render import draw
 from edge.sources import SyntheticSource
 from edge.tasks.loader import load
@@ -42,7 +41,7 @@ def live_run(model: Path, out: Path, frames: int, seed: int, source=None):
     def keep_samples(frame, result) -> None:
         if frame.index in SAMPLE_FRAMES:
             path = out / f"frame_{frame.index:04d}.png"
-            cv2.imwrite(str(path), draw(frame.image, result))
+            write_image(path, draw(frame.image, result))
             samples.append(path)
 
     with (
@@ -60,7 +59,7 @@ def run_demo(
 ) -> dict:
     """Run every step; returns the summary written to ``out/summary.json``."""
     start = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     _step(1, "built-in dataset: coloured shapes over textured, noisy backgrounds")
     data = generate_shapes(out / "data", per_class=images_per_class, seed=seed)
     split = load_split(data)

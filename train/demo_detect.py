@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edge.model.metadata import read_model_file
 from edge.model.spec import score_threshold
+from edge.sinks.files import make_folder
 from edge.sources.scene import SceneSource
 from edge.tasks.loader import default_threshold
 from edge.util.tables import text_table
@@ -66,7 +67,7 @@ def _targets(variants: dict, live, refused: tuple) -> dict:
 def run_detect_demo(out: Path, config: DetectConfig, images: int = 2000, frames: int = 300) -> dict:
     """Run every step; returns the summary written to ``out/summary.json``."""
     start = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     _step(1, "built-in detection data: shapes over textured backgrounds, written as COCO")
     data = generate_detection_shapes(out / "data", images, max(1, images // 7), config.seed)
     _step(2, f"training a detector ({config.model}, {config.size} px, {config.epochs} epochs)")

@@ -18,6 +18,7 @@ from pathlib import Path
 from edge.datasets.boxes import DetectionSet
 from edge.datasets.detect import open_detection_data
 from edge.errors import EdgeError
+from edge.sinks.files import make_folder
 from train.phases import Phase, compile_phase, from_scratch, set_backbone_trainable, two_phases
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
@@ -246,7 +247,7 @@ def train_detector(data_dir: Path, run_dir: Path, cfg: DetectConfig) -> RunInfo:
     from train.data.detect_augment import Augment
     from train.data.detect_pipeline import Sampler, make_detect_dataset
 
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    make_folder(run_dir / "checkpoints")
     keras.utils.set_random_seed(cfg.seed)
     models = _build(cfg, len(train_set.class_names), alpha, weights)
     start = _resume(run_dir, models.export, train_set.class_names, cfg.size)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.errors import EdgeError
+from edge.sinks.files import make_folder
 from train.data.folders import load_split
 from train.data.pipeline import make_dataset
 from train.distribute import Cluster, cluster_spec, float32_copy, make_cluster, use_mixed_precision
@@ -210,7 +211,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
     cluster = make_cluster(cfg.distribute)
     mixed = use_mixed_precision()
     folder = run_dir if cluster.chief else Path(tempfile.mkdtemp(prefix="edgesight-worker-"))
-    (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+    make_folder(folder / "checkpoints")
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()  # the same data and seed give the same model
     train_ds = make_dataset(split.train, cfg.size, cfg.batch_size, training=True, seed=cfg.seed)

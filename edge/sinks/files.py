@@ -14,6 +14,8 @@ def make_folder(folder: Path) -> Path:
     """``folder`` made with its parents when missing."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise EdgeError(f"cannot make {folder}: a part of that path is a file, not a folder") from None
     except OSError as exc:
         raise EdgeError(f"cannot make {folder}: {exc.strerror or exc}") from None
     return folder

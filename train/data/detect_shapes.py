@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from edge.errors import EdgeError
+from edge.sinks.files import make_folder, write_image
 from edge.sources.shapes import CLASSES, add_noise, background, draw_shape, random_shape
 
 FRAMES = ((240, 320), (270, 480), (360, 480), (288, 512))  # (height, width): 4:3 and 16:9
@@ -55,14 +56,13 @@ def render_scene(rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[str, 
 
 
 def _write_split(out: Path, split: str, count: int, seed: int) -> None:
-    folder = out / split
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(out / split)
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
     images, annotations = [], []
     for i in range(count):
         image, objects = render_scene(rng)
         name = f"{split}_{i:05d}.jpg"
-        cv2.imwrite(str(folder / name), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        write_image(folder / name, image, [cv2.IMWRITE_JPEG_QUALITY, 92])
         images.append({"id": i + 1, "file_name": name, "width": image.shape[1], "height": image.shape[0]})
         for label, (x0, y0, x1, y1) in objects:
             annotations.append(
@@ -77,7 +77,7 @@ def _write_split(out: Path, split: str, count: int, seed: int) -> None:
             )
     categories = [{"id": i + 1, "name": n, "supercategory": "shape"} for i, n in enumerate(CLASSES)]
     coco = {"images": images, "annotations": annotations, "categories": categories}
-    (out / "annotations").mkdir(parents=True, exist_ok=True)
+    make_folder(out / "annotations")
     (out / "annotations" / f"instances_{split}.json").write_text(json.dumps(coco))
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge.errors import EdgeError
+from edge.sinks.files import make_folder, write_image
 from edge.sources.shapes import CLASSES, render_sample
 
 SHAPES_SIZE = 96
@@ -50,9 +50,9 @@ def generate_shapes(
             if name not in classes:
                 continue
             folder = out / split / name
-            folder.mkdir(parents=True, exist_ok=True)
+            make_folder(folder)
             rng = np.random.default_rng([seed, split_id, class_id])
             for i in range(count):
-                cv2.imwrite(str(folder / f"{name}_{i:05d}.png"), render_sample(rng, name, SHAPES_SIZE))
+                write_image(folder / f"{name}_{i:05d}.png", render_sample(rng, name, SHAPES_SIZE))
     marker.write_text(json.dumps(settings))
     return out

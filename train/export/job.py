@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.evaluate.operating import OperatingPoint
+from edge.sinks.files import make_folder
 from train.data.folders import calibration_set
 from train.evaluate import VariantResult, evaluate_source, evaluate_variant, per_class
 from train.export.bias_correction import corrected_biases
@@ -94,7 +95,7 @@ def export(
     its Keras graph decodes."""
     check_options(calib_samples, max_drop, threads)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     calibration = None
     if any(m.needs_calibration for m in modes):
         calibration = calibration_for(source, calib_samples)
