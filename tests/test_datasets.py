@@ -171,3 +171,32 @@ def test_bad_datasets_are_one_line_errors(assets, tmp_path):
     mismatch = write_yolo(tmp_path / "other", assets, names=("bicycle", "car", "unicorn"))
     done = run_cli("eval", SSD_MODEL, mismatch, "--labels", SSD_LABELS)
     assert done.returncode == 2 and "unicorn" in done.stderr and "class names must match" in done.stderr
+
+
+def test_malformed_coco_and_yolo_files_are_one_line_errors(assets, tmp_path):
+    """A field missing or of the wrong type, anywhere in the file, is one line naming the file."""
+    coco = write_coco(tmp_path / "coco", assets)
+    path = coco / "annotations/instances_val.json"
+    good = json.loads(path.read_text())
+    cases = (({"height": None}, None), ({}, [0, 0, 3]), ({"width": "ten"}, None), ({}, ["a", 0, 3, 3]))
+    for image, bbox in cases:
+        data = json.loads(json.dumps(good))
+        data["images"][0].update(image)
+        data["images"][0] = {k: v for k, v in data["images"][0].items() if v is not None}
+        if bbox is not None:
+            data["annotations"][0]["bbox"] = bbox
+        path.write_text(json.dumps(data))
+        with pytest.raises(EdgeError, match=r"instances_val\.json is not a COCO annotation file"):
+            open_detection_data(coco, "val")
+    root = write_yolo(tmp_path / "yolo", assets)
+    yaml_cases = {
+        "train: images/val\nval: {{{\nnames: [a]\n": "is not readable YAML",
+        "train: images/val\nval: 5\nnames: [a]\n": "expected a folder or a .txt list",
+        "train: images/val\nval: images/val\nnames: [a]\nnc: many\n": "says nc: many",
+        "train: images/val\nval: images/val\nnames: {0: a, x: b}\n": "names no classes",
+    }
+    for text, message in yaml_cases.items():
+        (root / "data.yaml").write_text(text)
+        with pytest.raises(EdgeError, match=message) as caught:
+            open_detection_data(root, "val")
+        assert "\n" not in str(caught.value)

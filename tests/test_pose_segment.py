@@ -519,6 +519,32 @@ def test_eval_scores_a_pose_model_by_coco_keypoint_ap(assets, tmp_path):
     assert done.returncode == 2 and "is not a COCO keypoints folder" in done.stderr
 
 
+def test_malformed_keypoint_ground_truth_is_one_line(assets, tmp_path):
+    """What COCO's evaluation would trip on (a person without a bbox, keypoints of the wrong length, a
+    category of other keypoints) is one line naming the file and the person, before the model runs."""
+    points = np.column_stack([np.linspace(10, 100, 17), np.linspace(20, 200, 17), np.full(17, 2.0)])
+    _keypoints_folder(tmp_path / "gt", {"squat.bmp": points})
+    path = tmp_path / "gt/annotations/person_keypoints_val.json"
+    good = json.loads(path.read_text())
+    changes = {
+        "needs a bbox": lambda gt: gt["annotations"][0].pop("bbox"),
+        "needs keypoints: 51 numbers": lambda gt: gt["annotations"][0].update(keypoints=[1, 2, 2]),
+        "is not an object": lambda gt: gt["annotations"].append(5),
+        "expected COCO's 17": lambda gt: gt["categories"][0].update(keypoints=["nose"]),
+    }
+    for message, change in changes.items():
+        gt = json.loads(json.dumps(good))
+        change(gt)
+        path.write_text(json.dumps(gt))
+        done = run_cli("eval", assets / POSE, tmp_path / "gt")
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1 and message in lines[0], done.stderr
+    del good["annotations"][0]["iscrowd"], good["annotations"][0]["num_keypoints"]  # COCO's defaults
+    path.write_text(json.dumps(good))
+    done = run_cli("eval", assets / POSE, tmp_path / "gt", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["people"] == 1, done.stderr
+
+
 @pytest.mark.one_runtime  # decoding and timing around invoke: the same code on either interpreter
 def test_the_overhead_script_times_decode_and_drawing_of_pose_and_segmentation(assets, tmp_path):
     import subprocess

@@ -37,11 +37,15 @@ def _image_folder(root: Path, subset: str, file_name: str) -> Path:
 def read_coco(root: Path, split: str) -> DetectionSet:
     path = _for_split(root, split)
     try:
-        data = json.loads(path.read_text())
-        categories = sorted(data["categories"], key=lambda c: c["id"])
-        images, annotations = data["images"], data.get("annotations", [])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return _parse(root, path, split, json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        # a field missing or of the wrong type anywhere (an image without "height", a bbox of 3)
         raise EdgeError(f"{path} is not a COCO annotation file: {type(exc).__name__} {exc}") from None
+
+
+def _parse(root: Path, path: Path, split: str, data: dict) -> DetectionSet:
+    categories = sorted(data["categories"], key=lambda c: c["id"])
+    images, annotations = data["images"], data.get("annotations", [])
     class_of = {c["id"]: i for i, c in enumerate(categories)}
     names = tuple(str(c["name"]) for c in categories)
     by_image: dict[int, list[dict]] = {}

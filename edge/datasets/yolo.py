@@ -20,7 +20,7 @@ def _yaml(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise EdgeError(f"{path} is not readable YAML: {exc}") from None
+        raise EdgeError(f"{path} is not readable YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         raise EdgeError(f"{path} is not a YOLO data.yaml: expected keys train, val and names")
     return data
@@ -28,11 +28,11 @@ def _yaml(path: Path) -> dict:
 
 def class_names(data: dict, path: Path) -> tuple[str, ...]:
     names = data.get("names")
-    if isinstance(names, dict):
+    if isinstance(names, dict) and all(isinstance(k, int) for k in names):
         names = [names[k] for k in sorted(names)]
     if not isinstance(names, list) or not names:
         raise EdgeError(f"{path} names no classes (expected names: [a, b, ...] or names: {{0: a, ...}})")
-    if "nc" in data and int(data["nc"]) != len(names):
+    if "nc" in data and (not isinstance(data["nc"], int) or data["nc"] != len(names)):
         raise EdgeError(f"{path} says nc: {data['nc']} but names lists {len(names)} classes")
     return tuple(str(n) for n in names)
 
@@ -42,6 +42,8 @@ def _images(entry, base: Path) -> list[Path]:
     entries = entry if isinstance(entry, list) else [entry]
     out: list[Path] = []
     for item in entries:
+        if not isinstance(item, str):
+            raise EdgeError(f"the images of {item!r} in data.yaml: expected a folder or a .txt list")
         path = Path(item) if Path(item).is_absolute() else base / item
         if not path.exists() and str(item).startswith("../"):  # Roboflow: relative to a folder below
             path = base / str(item)[3:]

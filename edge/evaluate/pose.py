@@ -18,6 +18,8 @@ from pathlib import Path
 from edge.errors import EdgeError
 from edge.sources.images import read_image
 
+COCO_POINTS = 17
+
 
 @dataclass(frozen=True)
 class PoseEvaluation:
@@ -57,6 +59,17 @@ def read_keypoints(root: Path, split: str) -> tuple[dict, dict[int, Path]]:
         raise EdgeError(f"{files[0]} is not a COCO keypoints file: {type(exc).__name__} {exc}") from None
     if len(person) != 1:
         raise EdgeError(f"{files[0]} needs exactly one category with keypoints, found {len(person)}")
+    points = len(next(c["keypoints"] for c in gt["categories"] if c.get("keypoints")))
+    if points != COCO_POINTS:  # COCO's evaluation knows the spread (OKS sigma) of these 17 only
+        raise EdgeError(f"{files[0]}: its people have {points} keypoints; expected COCO's {COCO_POINTS}")
+    for i, ann in enumerate(gt["annotations"]):
+        problem = _problem(ann, points)
+        if problem:
+            where = ann.get("id", i) if isinstance(ann, dict) else i
+            raise EdgeError(f"{files[0]}: annotation {where} {problem}")
+        ann.setdefault("id", i + 1)  # what COCO's evaluation reads and exports may leave out
+        ann.setdefault("iscrowd", 0)
+        ann.setdefault("num_keypoints", sum(1 for v in ann["keypoints"][2::3] if v > 0))
     subset = files[0].stem.removeprefix("person_keypoints_")
     paths = {}
     for image_id, name in images.items():
@@ -72,6 +85,29 @@ def read_keypoints(root: Path, split: str) -> tuple[dict, dict[int, Path]]:
             raise EdgeError(f"image {name} of {files[0].name} not found under {root}")
         paths[image_id] = folder / name
     return gt, paths
+
+
+def _numbers(value: object, count: int) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == count
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
+
+
+def _problem(ann: object, points: int) -> str | None:
+    """What makes one ground-truth person unusable by COCO's evaluation, or None."""
+    if not isinstance(ann, dict):
+        return "is not an object"
+    if not _numbers(ann.get("keypoints"), 3 * points):
+        return f"needs keypoints: {3 * points} numbers (x, y, visibility for each of {points})"
+    if not _numbers(ann.get("bbox"), 4):
+        return "needs a bbox: 4 numbers (x, y, width, height)"
+    if not _numbers([ann.get("area")], 1):
+        return "needs an area (a number)"
+    if "image_id" not in ann:
+        return "needs an image_id"
+    return None
 
 
 def evaluate_poses(task, root: Path, split: str) -> PoseEvaluation:
