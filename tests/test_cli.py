@@ -122,6 +122,15 @@ def test_a_broken_tensorflow_install_gets_the_same_message(tmp_path):
     assert_one_line_error(proc, "needs TensorFlow")
 
 
+def test_an_empty_labels_file_is_one_line(assets, tmp_path):
+    """An SSD's outputs do not say how many classes it has, so an empty file is caught as such."""
+    empty = tmp_path / "labels.txt"
+    empty.write_text("\n")
+    model = assets / "models/detection/coco_ssd_mobilenet_v1_1.0_quant_2018_06_29_no_metadata.tflite"
+    proc = run_cli("predict", model, assets / "images/dog.jpg", "--labels", empty)
+    assert_one_line_error(proc, "labels file", "is empty")
+
+
 def test_a_full_disk_under_standard_output_is_one_line(assets):
     """Standard output redirected to a full disk (/dev/full): one line and exit 2, not a traceback
     from the first print or an "Exception ignored" from the flush at exit."""

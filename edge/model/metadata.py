@@ -180,9 +180,12 @@ def parse_labels(raw: bytes) -> tuple[str, ...]:
 def read_labels_file(path: str | Path) -> tuple[str, ...]:
     """A labels file, one label a line; an unreadable file is an ``EdgeError``."""
     try:
-        return parse_labels(Path(path).read_bytes())
+        labels = parse_labels(Path(path).read_bytes())
     except OSError as exc:
         raise EdgeError(f"cannot read labels file {path}: {exc.strerror or exc}") from exc
+    if not labels:
+        raise EdgeError(f"labels file {path} is empty: expected one label a line")
+    return labels
 
 
 def read_model_file(path: str | Path) -> ModelFile:
