@@ -131,6 +131,17 @@ def test_an_empty_labels_file_is_one_line(assets, tmp_path):
     assert_one_line_error(proc, "labels file", "is empty")
 
 
+def test_a_missing_ssh_key_or_config_is_one_line_before_ssh_runs(assets, tmp_path):
+    """ssh itself only warns about a key it cannot read, and goes on with others."""
+    model = assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite"
+    for flag in ("--identity", "--ssh-config"):
+        proc = run_cli("deploy", "pi@127.0.0.1", "--port", "1", flag, tmp_path / "none", "--model", model,
+                       "--source", "0")  # fmt: skip
+        assert_one_line_error(proc, f"{flag} file not found")
+        proc = run_cli("bench", model, "--on", "pi@127.0.0.1", "--port", "1", flag, tmp_path / "none")
+        assert_one_line_error(proc, f"{flag} file not found")
+
+
 def test_a_full_disk_under_standard_output_is_one_line(assets):
     """Standard output redirected to a full disk (/dev/full): one line and exit 2, not a traceback
     from the first print or an "Exception ignored" from the flush at exit."""

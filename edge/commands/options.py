@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from edge.errors import EdgeError
+
 RUNTIME_NAMES = ("litert", "tflite-runtime", "tf")  # edge.model.runtime.RUNTIMES, without numpy
 # edge.model.layouts.TASKS and BY_NAME, without numpy (tests/test_layouts.py keeps them equal)
 TASK_NAMES = ("classify", "detect", "pose", "segment")
@@ -80,6 +82,9 @@ def ssh_target(args: argparse.Namespace, destination: str | None = None):
     """The ssh destination and options as ``edge.deploy.ssh.Target``."""
     from edge.deploy.ssh import Target
 
+    for flag, path in (("--identity", args.identity), ("--ssh-config", args.ssh_config)):
+        if path is not None and not Path(path).expanduser().is_file():  # ssh would warn and go on
+            raise EdgeError(f"{flag} file not found: {path}")
     return Target(
         destination or args.destination,
         port=args.port,
