@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -55,15 +56,17 @@ def long_clip(assets, tmp_path_factory) -> Path:
     return out
 
 
-def on_tiny_disk(mount: Path, *args: object, timeout: float = 60) -> subprocess.CompletedProcess:
-    """``edgesight ARGS`` with a 64 KiB tmpfs at ``mount``, in a mount namespace of its own; what the
-    run left on it is copied to ``mount``-copy afterwards."""
+def on_tiny_disk(
+    mount: Path, *args: object, timeout: float = 60, size: str = "64k"
+) -> subprocess.CompletedProcess:
+    """``edgesight ARGS`` with a tmpfs of ``size`` (64 KiB) at ``mount``, in a mount namespace of its
+    own; what the run left on it is copied to ``mount``-copy afterwards."""
     mount.mkdir(exist_ok=True)
     keep = mount.with_name(mount.name + "-copy")
     keep.mkdir(exist_ok=True)
     command = " ".join([sys.executable, "-m", "edge.cli", *(f"'{a}'" for a in args)])
     script = (
-        f"mount -t tmpfs -o size=64k tmpfs '{mount}' && cd '{ROOT}' && {command}; "
+        f"mount -t tmpfs -o size={size} tmpfs '{mount}' && cd '{ROOT}' && {command}; "
         f"rc=$?; cp -r '{mount}/.' '{keep}/'; exit $rc"
     )
     return subprocess.run(
@@ -160,6 +163,76 @@ def test_a_full_disk_while_making_the_built_in_data_is_one_line_and_leaves_it_un
     one_line_error(done, "cannot write", ".png", "No space left on device")
     data = tmp_path / "tiny-copy" / "run" / "data"
     assert list(data.rglob("*.png")) and not list(data.glob(".*"))  # some images, no marker
+
+
+def test_a_disk_that_fills_while_training_keeps_the_last_whole_checkpoint(trained, tmp_path):
+    """Another writer fills the disk once the first epoch's checkpoint is written, leaving half a
+    model's room (600 KiB of 1.2 MB): a checkpoint is written whole beside the last one before it
+    replaces it, so the second epoch's save fails, as one line; the best and last models stay whole,
+    nothing half written stays, and the run resumes from the first epoch. (Keras alone wrote over
+    the files in place, which fits on this disk but not a Ctrl-C: the next test.)"""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    run = disk / "run"
+    flags = ("--size", str(TRAINED_SIZE), "--batch-size", "16", "--epochs", "3")
+    command = " ".join(
+        [sys.executable, "-m", "edge.cli", "train", f"'{trained['data']}'", "--out", f"'{run}'", *flags]
+    )
+    script = (
+        f"mount -t tmpfs -o size=8m tmpfs '{disk}' && cd '{ROOT}' && {{ {command} & }} && pid=$! && "
+        f"while [ ! -f '{run}/checkpoints/state.json' ] && kill -0 $pid 2>/dev/null; do sleep 0.05; done; "
+        f"free=$(df --output=avail -k '{disk}' | tail -1); "
+        f"dd if=/dev/zero of='{disk}/filler' bs=1k count=$((free - 600)) 2>/dev/null; "
+        f"wait $pid; rc=$?; rm '{disk}/filler'; cp -r '{run}' '{tmp_path}/kept'; exit $rc"
+    )
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", script],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    one_line_error(done, "cannot write", ".keras", "No space left on device", "the last whole one is kept")
+    kept = tmp_path / "kept"
+    assert not list(kept.rglob("*.partial*")), list(kept.rglob("*"))
+    for model in (kept / "model.keras", kept / "checkpoints" / "last.keras"):
+        with zipfile.ZipFile(model) as whole:
+            assert whole.testzip() is None, model
+    assert json.loads((kept / "checkpoints" / "state.json").read_text())["epoch"] == 1
+    resumed = run_cli("train", trained["data"], "--out", kept, *flags[:-1], "2", timeout=300)
+    assert resumed.returncode == 0 and "resuming from" in resumed.stdout, resumed.stderr
+
+
+def test_a_checkpoint_save_cut_short_leaves_the_last_one_whole(tmp_path):
+    """Ctrl-C in the middle of a save (a KeyboardInterrupt once the first layer's weights are
+    written): the checkpoint is the last whole one, with no partial file beside it. Keras saving in
+    place, cut short the same way, leaves a file without weights, which cannot be resumed from."""
+    import keras
+
+    from train.checkpoints import save_model
+
+    class Interrupting(keras.layers.Layer):
+        interrupt = False
+
+        def call(self, x):
+            return x
+
+        def save_own_variables(self, store):
+            super().save_own_variables(store)
+            if self.interrupt:
+                raise KeyboardInterrupt
+
+    stop = Interrupting()
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(stop(keras.layers.Dense(8)(inputs))))
+    path = tmp_path / "last.keras"
+    save_model(model, path)
+    whole = path.read_bytes()
+    stop.interrupt = True
+    with pytest.raises(KeyboardInterrupt):
+        save_model(model, path)
+    assert path.read_bytes() == whole and [p.name for p in tmp_path.iterdir()] == ["last.keras"]
+    with pytest.raises(KeyboardInterrupt):
+        model.save(path)  # in place, as keras.callbacks.ModelCheckpoint did
+    with pytest.raises(ValueError, match="weights"):
+        keras.models.load_model(path, custom_objects={"Interrupting": Interrupting})
 
 
 @pytest.fixture()

@@ -19,6 +19,7 @@ from edge.datasets.boxes import DetectionSet
 from edge.datasets.detect import open_detection_data
 from edge.errors import EdgeError
 from edge.sinks.files import make_folder
+from train.checkpoints import epoch_end
 from train.phases import Phase, compile_phase, from_scratch, set_backbone_trainable, two_phases
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
@@ -157,6 +158,7 @@ def _fit_phases(models, phases: list[Phase], start: int, train_ds, steps: int, p
             epochs=phase.end,
             initial_epoch=max(start, phase.start),
             callbacks=[_schedule(phase, steps), progress_callback],
+            shuffle=False,  # tf.data shuffles (train.data); Keras would only warn that it ignores it
             verbose=1 if sys.stdout.isatty() else 2,
         )
 
@@ -181,10 +183,8 @@ class _Progress:
                 better = ev.mAP50_95 > outer.best
                 if better:
                     outer.best = ev.mAP50_95
-                    outer.export.save(outer.run_dir / "model.keras")
-                outer.export.save(outer.run_dir / "checkpoints" / "last.keras")
                 state = {"epoch": epoch + 1, "classes": list(names), "size": outer.cfg.size, "task": "detect"}
-                (outer.run_dir / "checkpoints" / "state.json").write_text(json.dumps(state))
+                epoch_end(outer.run_dir, outer.export, better, state)
                 loss = float((logs or {}).get("loss", float("nan")))
                 _history(outer.run_dir, epoch, loss, ev.mAP50_95, ev.mAP50)
                 mark = " (best)" if better else ""

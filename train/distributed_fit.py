@@ -10,10 +10,11 @@ writes what ``fit``'s callbacks write in one process: ``model.keras`` (best vali
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import time
 from pathlib import Path
+
+from train.checkpoints import epoch_end
 
 
 def _reduce(strategy, values):
@@ -101,13 +102,9 @@ def fit_distributed(
         )
         if not cluster.chief:
             continue
-        if val_accuracy > best:
-            best = val_accuracy
-            model.save(folder / "model.keras")
-        model.save(folder / "checkpoints" / "last.keras")
-        (folder / "checkpoints" / "state.json").write_text(
-            json.dumps({**state["resume"], "epoch": epoch + 1})
-        )
+        better = val_accuracy > best
+        best = val_accuracy if better else best
+        epoch_end(folder, model, better, {**state["resume"], "epoch": epoch + 1})
         _history(folder, epoch, accuracy, loss, val_accuracy, best)
     sys.stdout.flush()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.sinks.files import make_folder
+from train.checkpoints import epoch_end, save_model
 from train.data.folders import load_split
 from train.data.pipeline import make_dataset
 from train.distribute import Cluster, cluster_spec, float32_copy, make_cluster, use_mixed_precision
@@ -149,20 +150,19 @@ def _resume(run_dir: Path, epoch: int | None):
 def _callbacks(folder: Path, class_names: tuple[str, ...], size: int, resumed: bool) -> list:
     import keras
 
-    state_file = folder / "checkpoints" / "state.json"
+    class Checkpoints(keras.callbacks.Callback):
+        """The best model by validation accuracy, the last one and the state, each written whole."""
 
-    class SaveState(keras.callbacks.Callback):
+        best = float("-inf")
+
         def on_epoch_end(self, epoch, logs=None):
-            state_file.write_text(
-                json.dumps({"epoch": epoch + 1, "classes": list(class_names), "size": size})
-            )
+            accuracy = (logs or {}).get("val_accuracy")
+            better = accuracy is not None and accuracy > self.best
+            self.best = accuracy if better else self.best
+            state = {"epoch": epoch + 1, "classes": list(class_names), "size": size}
+            epoch_end(folder, self.model, better, state)
 
-    return [
-        keras.callbacks.ModelCheckpoint(folder / "model.keras", monitor="val_accuracy", save_best_only=True),
-        keras.callbacks.ModelCheckpoint(folder / "checkpoints" / "last.keras"),
-        SaveState(),
-        keras.callbacks.CSVLogger(folder / "history.csv", append=resumed),
-    ]
+    return [Checkpoints(), keras.callbacks.CSVLogger(folder / "history.csv", append=resumed)]
 
 
 def _fit_phases(model, phases: list[Phase], start: int, data: tuple, callbacks: list, steps: int) -> None:
@@ -180,6 +180,7 @@ def _fit_phases(model, phases: list[Phase], start: int, data: tuple, callbacks: 
             epochs=phase.end,
             initial_epoch=max(start, phase.start),
             callbacks=callbacks,
+            shuffle=False,  # tf.data shuffles (train.data); Keras would only warn that it ignores it
             verbose=1 if sys.stdout.isatty() else 2,
         )
 
@@ -247,7 +248,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
     best = keras.models.load_model(run_dir / "model.keras")
     if mixed:
         best = float32_copy(best)
-        best.save(run_dir / "model.keras")
+        save_model(best, run_dir / "model.keras")
     best.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     _, val_acc = best.evaluate(val_ds, verbose=0)
     info = RunInfo(

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from edge.errors import EdgeError
+from train.checkpoints import write_text
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class RunInfo:
     val_map50: float | None = None
 
     def save(self, run_dir: Path) -> None:
-        (run_dir / "run.json").write_text(json.dumps(asdict(self), indent=2))
-        (run_dir / "labels.txt").write_text("\n".join(self.class_names) + "\n")
+        write_text(run_dir / "labels.txt", "\n".join(self.class_names) + "\n")
+        write_text(run_dir / "run.json", json.dumps(asdict(self), indent=2))  # last: the run is whole
 
 
 def data_reference(data_dir: Path, run_dir: Path) -> str:
