@@ -138,7 +138,8 @@ def test_a_missing_ssh_key_or_config_is_one_line_before_ssh_runs(assets, tmp_pat
         proc = run_cli("deploy", "pi@127.0.0.1", "--port", "1", flag, tmp_path / "none", "--model", model,
                        "--source", "0")  # fmt: skip
         assert_one_line_error(proc, f"{flag} file not found")
-        proc = run_cli("bench", model, "--on", "pi@127.0.0.1", "--port", "1", flag, tmp_path / "none")
+        proc = run_cli("bench", model, "--on", "pi@127.0.0.1", "--port", "1", flag, tmp_path / "none",
+                       "--json", tmp_path / "record.json")  # fmt: skip
         assert_one_line_error(proc, f"{flag} file not found")
 
 

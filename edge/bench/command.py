@@ -24,7 +24,6 @@ from edge.bench.worker import run_isolated
 from edge.errors import EdgeError
 from edge.model.runtime import RUNTIMES, install_hint, installed_runtimes
 from edge.model.spec import Overrides
-from edge.sinks.files import make_folder
 
 FORMAT = "edgesight.bench/1"
 INPUT_FRAMES = 32  # frames of --source preprocessed once and cycled through by the invoke benchmark
@@ -190,20 +189,6 @@ def run_plan(plan: Plan, progress: Progress | None = None) -> dict:
         "results": results,
         "interrupted": interrupted,
     }
-
-
-def check_record_path(path: Path) -> None:
-    """Fail before a benchmark, not after it, when its record could not be written: the folder is made
-    and a file tried beside the record (then removed); an ``EdgeError`` says why."""
-    if path.is_dir():
-        raise EdgeError(f"cannot write {path}: it is a folder; give a file name such as bench.json")
-    make_folder(path.parent)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.touch()
-        tmp.unlink()
-    except OSError as exc:
-        raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def write_record(record: dict, path: Path) -> None:

@@ -21,6 +21,7 @@ from edge.deploy.plan import Plan, probe, resolve_root
 from edge.deploy.probe import choose_interpreter
 from edge.deploy.ssh import Remote, Target
 from edge.errors import EdgeError
+from edge.sinks.files import check_writable
 
 FOLDER = "bench"  # under the device's edgesight folder
 FILE_FLAGS = ("--image", "--labels", "--source")
@@ -63,6 +64,7 @@ def bench_on(job: RemoteBench) -> int:
             raise EdgeError(f"model not found: {model}")
     if job.wheelhouse and not job.wheelhouse.is_dir():
         raise EdgeError(f"wheelhouse not found: {job.wheelhouse}")
+    check_writable(job.json)  # before the device is set up and the bench run, not after
     remote = Remote(job.target, out=job.out)
     layout = rel.Layout(resolve_root(remote, job.root))
     device = probe(remote, layout.root)

@@ -86,10 +86,7 @@ def on_device(args: argparse.Namespace) -> int:
         raise EdgeError("--compare runs here: fetch the records with --on, then compare them")
     if not args.models:
         raise EdgeError("give one or more models to benchmark on the device")
-    from edge.bench.command import check_record_path
-
     host = args.on.rsplit("@", 1)[-1]
-    check_record_path(args.json or Path(f"bench-{host}.json"))
     job = RemoteBench(
         target=ssh_target(args, args.on),
         models=tuple(args.models),
@@ -132,7 +129,9 @@ def handle(args: argparse.Namespace) -> int:
         name=args.name,
     )
     if args.json:
-        command.check_record_path(args.json)
+        from edge.sinks.files import check_writable
+
+        check_writable(args.json)
     record = command.run_plan(plan)
     print("\n".join(report.format_record(record)))
     if args.json:

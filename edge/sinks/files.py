@@ -21,6 +21,20 @@ def make_folder(folder: Path) -> Path:
     return folder
 
 
+def check_writable(path: Path) -> None:
+    """Fail now, not after a long job, when file ``path`` could not be written: its folder is made and
+    a file tried beside it (then removed); an ``EdgeError`` says why."""
+    if path.is_dir():
+        raise EdgeError(f"cannot write {path}: it is a folder; give a file name")
+    make_folder(path.parent)
+    probe = path.with_name(path.name + ".tmp")
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 def write_image(path: Path, image: np.ndarray, params: Sequence[int] = ()) -> None:
     """An image file, its format by its suffix (OpenCV's ``params``); when it cannot be written (a
     full disk), no part of it is left behind."""
