@@ -155,6 +155,22 @@ def test_run_folders_that_cannot_be_made_are_one_line(tmp_path):
         one_line_error(done, "cannot make", str(a_file), "a part of that path is a file")
 
 
+def test_training_flags_out_of_range_are_one_line_and_never_replaced(tmp_path):
+    """A 0 given is checked, not taken for "not given" and replaced by the default (--size 0 trained
+    at 64 px, --batch-size 0 at 32); a validation share outside (0, 1) is refused before any work."""
+    cases = {
+        ("--size", "0"): "--size must be 32 or more, got 0",
+        ("--batch-size", "0"): "--batch-size must be 1 or more, got 0",
+        ("--epochs", "0"): "--epochs must be 1 or more, got 0",
+        ("--val-split", "1.5"): "--val-split is a share of each class",
+        ("--task", "detect", "--size", "0"): "--size must be a multiple of 32",
+    }
+    for flags, message in cases.items():
+        done = run_cli("train", "shapes", "--out", tmp_path / "run", *flags, timeout=120)
+        one_line_error(done, message)
+    assert not (tmp_path / "run").exists()  # refused before the data was made
+
+
 def test_a_full_disk_while_making_the_built_in_data_is_one_line_and_leaves_it_unfinished(tmp_path):
     """The built-in dataset on a 64 KiB disk: the image that did not fit is an error (OpenCV's
     imwrite only returns False), and the data is not marked done, so the next run makes it again."""

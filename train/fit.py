@@ -26,6 +26,8 @@ from train.phases import Phase, compile_phase, from_scratch, set_backbone_traina
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
 
+MIN_SIZE = 32  # the smallest input keras.applications' MobileNets take
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -51,6 +53,12 @@ class TrainConfig:
             raise EdgeError(f"--epochs must be 1 or more, got {self.epochs}")
         if self.batch_size < 1:
             raise EdgeError(f"--batch-size must be 1 or more, got {self.batch_size}")
+        if self.size < MIN_SIZE:
+            raise EdgeError(f"--size must be {MIN_SIZE} or more, got {self.size}")
+        if not 0.0 < self.val_split < 1.0:
+            raise EdgeError(
+                f"--val-split is a share of each class, above 0 and below 1, got {self.val_split}"
+            )
         if self.head_epochs is not None and not 0 <= self.head_epochs <= self.epochs:
             raise EdgeError(f"--head-epochs must be between 0 and --epochs, got {self.head_epochs}")
         if not 0.0 <= self.unfreeze <= 1.0:

@@ -81,9 +81,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _handle(args: argparse.Namespace) -> int:
-    size, epochs, model, batch = DEFAULTS[args.task]
-    args.size, args.epochs = args.size or size, args.epochs or epochs
-    args.model, args.batch_size = args.model or model, args.batch_size or batch
+    defaults = dict(zip(("size", "epochs", "model", "batch_size"), DEFAULTS[args.task]))
+    for name, value in defaults.items():  # only what was not given: a 0 given is checked, not replaced
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     if args.task == "detect":
         return _detector(args)
     return _classifier(args)
