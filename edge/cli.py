@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import importlib.util
 import os
@@ -92,12 +93,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _os_error(exc: OSError) -> str:
-    """An ``OSError`` as one line: the file and the reason, or what was written when no file is named
-    (standard output)."""
+    """An ``OSError`` as one line: the file and the reason; with no file named, a write that failed
+    for lack of room is standard output's (a redirect to a full disk)."""
     reason = exc.strerror or str(exc)
-    if exc.filename is None:
+    if exc.filename is not None:
+        return f"{exc.filename}: {reason}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
         return f"cannot write the output: {reason}"
-    return f"{exc.filename}: {reason}"
+    return reason
 
 
 def _drop_stdout() -> None:

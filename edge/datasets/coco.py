@@ -44,6 +44,7 @@ def read_coco(root: Path, split: str) -> DetectionSet:
 
 
 def _parse(root: Path, path: Path, split: str, data: dict) -> DetectionSet:
+    """The split from the file's JSON; a field missing or of the wrong type raises as Python does."""
     categories = sorted(data["categories"], key=lambda c: c["id"])
     images, annotations = data["images"], data.get("annotations", [])
     class_of = {c["id"]: i for i, c in enumerate(categories)}
