@@ -56,17 +56,15 @@ def long_clip(assets, tmp_path_factory) -> Path:
     return out
 
 
-def on_tiny_disk(
-    mount: Path, *args: object, timeout: float = 60, size: str = "64k"
-) -> subprocess.CompletedProcess:
-    """``edgesight ARGS`` with a tmpfs of ``size`` (64 KiB) at ``mount``, in a mount namespace of its
-    own; what the run left on it is copied to ``mount``-copy afterwards."""
+def on_tiny_disk(mount: Path, *args: object, timeout: float = 60) -> subprocess.CompletedProcess:
+    """``edgesight ARGS`` with a 64 KiB tmpfs at ``mount``, in a mount namespace of its own; what the
+    run left on it is copied to ``mount``-copy afterwards."""
     mount.mkdir(exist_ok=True)
     keep = mount.with_name(mount.name + "-copy")
     keep.mkdir(exist_ok=True)
     command = " ".join([sys.executable, "-m", "edge.cli", *(f"'{a}'" for a in args)])
     script = (
-        f"mount -t tmpfs -o size={size} tmpfs '{mount}' && cd '{ROOT}' && {command}; "
+        f"mount -t tmpfs -o size=64k tmpfs '{mount}' && cd '{ROOT}' && {command}; "
         f"rc=$?; cp -r '{mount}/.' '{keep}/'; exit $rc"
     )
     return subprocess.run(

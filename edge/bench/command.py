@@ -24,6 +24,7 @@ from edge.bench.worker import run_isolated
 from edge.errors import EdgeError
 from edge.model.runtime import RUNTIMES, install_hint, installed_runtimes
 from edge.model.spec import Overrides
+from edge.sinks.files import make_folder, write_whole
 
 FORMAT = "edgesight.bench/1"
 INPUT_FRAMES = 32  # frames of --source preprocessed once and cycled through by the invoke benchmark
@@ -194,11 +195,5 @@ def run_plan(plan: Plan, progress: Progress | None = None) -> dict:
 def write_record(record: dict, path: Path) -> None:
     """Write the JSON record; a full disk or an unwritable path is an ``EdgeError``."""
     text = json.dumps(record, indent=1) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from None
+    make_folder(path.parent)
+    write_whole(path, lambda partial: partial.write_text(text))

@@ -1,8 +1,9 @@
-"""Folders and image files that outputs write: every failure a one-line ``EdgeError``."""
+"""Folders and files that outputs write: every failure a one-line ``EdgeError``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +28,30 @@ def check_writable(path: Path) -> None:
     if path.is_dir():
         raise EdgeError(f"cannot write {path}: it is a folder; give a file name")
     make_folder(path.parent)
-    probe = path.with_name(path.name + ".tmp")
+    probe = _partial(path)  # the name write_whole gives its partial file, so nothing new is left
     try:
         probe.touch()
         probe.unlink()
     except OSError as exc:
         raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(f"{path.stem}.partial{path.suffix}")  # the suffix kept: Keras goes by it
+
+
+def write_whole(path: Path, write: Callable[[Path], object], note: str = "") -> None:
+    """``write(partial)`` beside ``path``, then moved over it, so ``path`` is never half written: on a
+    failure (a full disk, Ctrl-C) the partial file is removed and ``path`` is as it was. An
+    ``OSError`` is an ``EdgeError``, ``note`` after its reason."""
+    partial = _partial(path)
+    try:
+        write(partial)
+        os.replace(partial, path)
+    except OSError as exc:
+        raise EdgeError(f"cannot write {path}: {exc.strerror or exc}{note}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def write_image(path: Path, image: np.ndarray, params: Sequence[int] = ()) -> None:

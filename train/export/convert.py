@@ -4,7 +4,6 @@ only, metadata embedded, written atomically and loaded back once through ``edge`
 from __future__ import annotations
 
 import functools
-import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from edge.errors import EdgeError
 from edge.model.metadata import read_model_file
 from edge.model.runtime import Runtime
 from edge.model.spec import read_spec
+from edge.sinks.files import write_whole
 from train.export.metadata_writer import ClassifierMetadata, embed
 from train.export.modes import QuantMode
 from train.quiet import captured_output
@@ -161,13 +161,7 @@ def restamp(exported: Exported, metadata: ClassifierMetadata) -> Exported:
 
 def _write_checked(path: Path, content: bytes, exported: Exported) -> Exported:
     """Write ``content`` atomically and load it back through edge: its labels must read back."""
-    partial = path.with_name(path.name + ".partial")
-    try:
-        partial.write_bytes(content)
-        os.replace(partial, path)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise EdgeError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_whole(path, lambda partial: partial.write_bytes(content))
     model_file = read_model_file(path)
     with Runtime(model_file.content) as rt:
         spec = read_spec(model_file, rt)
