@@ -5,6 +5,7 @@ scored by pycocotools: the same data in three formats gives the same mAP."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -118,6 +119,29 @@ def test_three_formats_read_the_same_boxes(assets, tmp_path):
         np.testing.assert_allclose(dog.boxes[~dog.ignore][0], [135, 117, 572, 434], atol=0.5)
     crowd = {r.path.name: r for r in coco.images}["traffic_0001.bmp"]
     assert crowd.ignore.sum() == 1  # iscrowd kept as a region to ignore
+
+
+def test_a_voc_annotation_without_its_size_is_sized_from_its_image(assets, tmp_path):
+    """Some exporters leave out ``<size>`` or write 0 x 0: the image's header says it instead."""
+    root = write_voc(tmp_path / "voc", assets)
+    whole = {r.path.name: r for r in open_detection_data(root, "val").images}
+    dog, traffic = root / "Annotations/dog.xml", root / "Annotations/traffic_0001.xml"
+    dog.write_text(re.sub("<size>.*</size>", "", dog.read_text()))
+    traffic.write_text(
+        re.sub("<size>.*</size>", "<size><width>0</width><height>0</height></size>", traffic.read_text())
+    )
+    data = open_detection_data(root, "val")
+    assert len(data) == 3 and not data.problems
+    for record in data.images:
+        before = whole[record.path.name]
+        assert (
+            (record.width, record.height)
+            == (before.width, before.height)
+            == _image_sizes(assets)[record.path.name]
+        )
+        np.testing.assert_array_equal(record.boxes, before.boxes)
+    (root / "JPEGImages/dog.jpg").write_bytes(b"not an image")  # and no size to fall back on
+    assert open_detection_data(root, "val").problems == {"unreadable image": 1}
 
 
 @pytest.mark.parametrize("fmt", ["coco", "voc", "yolo"])

@@ -1,6 +1,7 @@
 """Pascal VOC folders: ``Annotations/*.xml``, ``JPEGImages/``, and ``ImageSets/Main/{train,val}.txt``
 when present (else a fixed 80/20 split by file name). ``difficult`` objects are regions the AP
-ignores, as VOC's evaluation does. Classes are the object names found, sorted."""
+ignores, as VOC's evaluation does. Classes are the object names found, sorted. An annotation with no
+``<size>``, or a size of 0 (some exporters write one), is sized from its image's header."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from edge.datasets.boxes import Collector, DetectionSet
+from edge.datasets.boxes import Collector, DetectionSet, image_size
 from edge.errors import EdgeError
 
 VAL_SHARE = 0.2
@@ -23,17 +24,25 @@ def _ids(root: Path, split: str) -> list[str]:
     return [s for s, v in zip(stems, in_val) if v == (split == "val")]
 
 
+def _size(tree: ET.ElementTree) -> tuple[int, int] | None:
+    """The annotation's (width, height); None when it has no ``<size>`` or says 0."""
+    size = tree.find("size")
+    texts = [] if size is None else [(size.findtext(k) or "").strip() for k in ("width", "height")]
+    if len(texts) != 2 or not all(texts):
+        return None
+    width, height = (int(float(t)) for t in texts)
+    return (width, height) if width > 0 and height > 0 else None
+
+
 def _parse(path: Path):
     tree = ET.parse(path)
-    size = tree.find("size")
-    width, height = int(float(size.findtext("width"))), int(float(size.findtext("height")))
     objects = []
     for obj in tree.findall("object"):
         box = obj.find("bndbox")
         coords = [float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")]
         difficult = (obj.findtext("difficult") or "0").strip() == "1"
         objects.append((obj.findtext("name", "").strip(), coords, difficult))
-    return tree.findtext("filename"), width, height, objects
+    return tree.findtext("filename"), _size(tree), objects
 
 
 def read_voc(root: Path, split: str) -> DetectionSet:
@@ -50,11 +59,13 @@ def read_voc(root: Path, split: str) -> DetectionSet:
     collector = Collector(len(names))
     collector.broken("unreadable annotation", collector_problems)
     index = {n: i for i, n in enumerate(names)}
-    for stem, filename, width, height, objects in parsed:
+    for stem, filename, size, objects in parsed:
         image = root / "JPEGImages" / (filename or f"{stem}.jpg")
-        if not image.is_file():
+        size = (size or image_size(image)) if image.is_file() else None
+        if size is None:
             collector.broken("unreadable image")
             continue
+        width, height = size
         boxes = [coords for _, coords, _ in objects]
         # VOC pixel coordinates are 1-based and inclusive: x in [xmin - 1, xmax) in 0-based pixels
         boxes = [[x0 - 1, y0 - 1, x1, y1] for x0, y0, x1, y1 in boxes]
