@@ -71,6 +71,28 @@ def test_predict_takes_folders_of_images(assets, tmp_path):
     assert_one_line_error(run_cli("predict", model, tmp_path / "gone"), "image not found")
 
 
+def test_predict_goes_on_past_an_image_it_cannot_decode(assets, tmp_path):
+    """One corrupt file in a folder costs its own result only: a line for it, the others done and
+    saved, then a count and exit 2."""
+    import shutil
+
+    model = assets / "models/classification/mobilenet_v1_0.25_224_quant.tflite"
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("burger.jpg", "dog.jpg"):
+        shutil.copy(assets / "images" / name, photos / name)
+    (photos / "cut.jpg").write_bytes((assets / "images/dog.jpg").read_bytes()[:4000])  # cut short
+    proc = run_cli("predict", model, photos, "--json", "--top-k", "1", "--save", tmp_path / "out")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    seen = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [os.path.basename(o["image"]) for o in seen] == ["burger.jpg", "dog.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["burger.jpg", "dog.jpg"]
+    assert proc.stderr.splitlines() == [
+        f"edgesight: error: cannot decode image {photos / 'cut.jpg'}: not a readable image file",
+        "edgesight: error: 1 of 3 images could not be read, 2 done",
+    ]
+
+
 def test_missing_and_empty_data_folders(trained, tmp_path):
     model = trained["models"]["int8"]
     assert_one_line_error(run_cli("eval", model, tmp_path / "nowhere"), "data folder not found")

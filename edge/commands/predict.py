@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from edge.commands.options import add_model_options, load_task
@@ -92,7 +93,10 @@ def saved_names(paths: list[Path], folder: Path) -> list[Path]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from edge.sources.images import read_image
+    """Each image in turn. One that cannot be decoded (corrupt, truncated, not an image) is a line
+    on standard error and the rest are still done, as ``run`` does with a folder; the exit is then
+    2, with a count when there were others. Any other error (permissions, a full disk) stops."""
+    from edge.sources.images import UnreadableImage, read_image
     from edge.tasks.results import record
 
     with load_task(args) as task:
@@ -103,9 +107,15 @@ def handle(args: argparse.Namespace) -> int:
             from edge.sinks.render import draw
 
             make_folder(args.save)
+        unreadable = 0
         for path, target in zip(paths, targets):
             task.reset()  # each image on its own: nothing carried over from the one before
-            image = read_image(path)
+            try:
+                image = read_image(path)
+            except UnreadableImage as exc:
+                print(f"edgesight: error: {exc}", file=sys.stderr, flush=True)
+                unreadable += 1
+                continue
             result = task(image)
             if target is not None:
                 write_image(target, draw(image, result, copy=False))
@@ -116,4 +126,10 @@ def handle(args: argparse.Namespace) -> int:
                 print_result(path, result)
                 if target is not None:
                     print(f"  saved: {target}")
-    return 0
+    if unreadable and len(paths) > 1:
+        done = f"{len(paths) - unreadable} done" if unreadable < len(paths) else "none done"
+        print(
+            f"edgesight: error: {unreadable} of {len(paths)} images could not be read, {done}",
+            file=sys.stderr,
+        )
+    return 2 if unreadable else 0
