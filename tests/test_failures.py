@@ -402,3 +402,66 @@ for line in sys.stdin:
     assert len(outcomes) == len(mutants)
     refused = sum(o == "refused" for o in outcomes.values())
     assert 0 < refused < len(mutants)  # the mutations reach both outcomes
+
+
+def _spoil(folder: Path) -> list[Path]:
+    """Two images of ``folder``'s first class made unreadable: one cut short, one emptied."""
+    first = sorted(p for p in folder.iterdir() if p.is_dir())[0]
+    cut, empty = sorted(first.glob("*.png"))[:2]
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    empty.write_bytes(b"")
+    return [cut, empty]
+
+
+def test_training_leaves_out_images_that_do_not_decode_and_names_them(trained, tmp_path):
+    """A training folder with a file cut short and an empty one: TensorFlow's pipeline stopped with a
+    traceback mid-epoch. Now both are left out of a split that is otherwise the same, named in one
+    line, and training runs; a class left with no readable image is a one-line error."""
+    import shutil
+
+    from train.data.folders import load_split
+
+    data = tmp_path / "data"
+    shutil.copytree(trained["data"], data)
+    before = load_split(data)
+    bad = _spoil(data / "train")
+    after = load_split(data)
+    assert after.unreadable == tuple(sorted(bad))
+    for part in ("train", "val"):
+        kept = [p for p in getattr(before, part).paths if p not in bad]
+        assert list(getattr(after, part).paths) == kept
+    done = run_cli("train", data, "--out", tmp_path / "run", "--size", str(TRAINED_SIZE), "--epochs", "1")
+    assert done.returncode == 0 and "Traceback" not in done.stderr and "libpng" not in done.stderr, (
+        done.stderr
+    )
+    assert f"left out 2 images that cannot be read or decoded: {bad[0]}, {bad[1]}" in done.stdout
+    assert f"training small_cnn on {len(after.train)} images" in done.stdout
+    lonely = tmp_path / "lonely"
+    for name in ("a", "b"):
+        (lonely / "train" / name).mkdir(parents=True)
+        (lonely / "val" / name).mkdir(parents=True)
+        for part in ("train", "val"):
+            for i in range(2):
+                shutil.copy(before.train.paths[-1], lonely / part / name / f"{i}.png")
+    for image in (lonely / "train" / "b").iterdir():
+        image.write_bytes(b"not an image")
+    one_line_error(
+        run_cli("train", lonely, "--out", tmp_path / "r2"), "class 'b' has no training image that can be read"
+    )
+
+
+def test_detector_training_leaves_out_images_that_do_not_decode(assets, tmp_path):
+    """A truncated JPEG passes a reader's header check: training now counts it as unreadable."""
+    from edge.datasets.boxes import image_size
+    from tests.test_datasets import write_yolo
+    from train.detect_fit import load_splits
+
+    root = write_yolo(tmp_path / "yolo", assets)  # its train and val splits: the same images
+    dog = root / "images/val/dog.jpg"
+    dog.write_bytes(dog.read_bytes()[: dog.stat().st_size // 2])
+    assert image_size(dog) == (768, 576)  # the header is whole: the reader keeps it
+    train, val = load_splits(root)
+    for split in (train, val):
+        assert split.problems == {"unreadable image": 1}, split.problems
+        assert sorted(r.path.name for r in split.images) == ["pets.jpg", "traffic_0001.bmp"]
+        assert "1 unreadable image" in split.summary()

@@ -20,6 +20,7 @@ from edge.datasets.detect import open_detection_data
 from edge.errors import EdgeError
 from edge.sinks.files import make_folder
 from train.checkpoints import epoch_end
+from train.data.readable import readable_set
 from train.phases import Phase, compile_phase, from_scratch, set_backbone_trainable, two_phases
 from train.quiet import import_tensorflow
 from train.runs import RunInfo, data_reference
@@ -60,8 +61,9 @@ class DetectConfig:
 
 
 def load_splits(data_dir: Path) -> tuple[DetectionSet, DetectionSet]:
-    """Training and validation splits, checked: not empty, with boxes, the same classes."""
-    train, val = open_detection_data(data_dir, "train"), open_detection_data(data_dir, "val")
+    """Training and validation splits, checked: not empty, with boxes, the same classes; images that
+    do not decode left out and counted (``readable_set``)."""
+    train, val = (readable_set(open_detection_data(data_dir, split)) for split in ("train", "val"))
     for split in (train, val):
         if not len(split):
             raise EdgeError(

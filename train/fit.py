@@ -19,6 +19,7 @@ from edge.sinks.files import make_folder
 from train.checkpoints import epoch_end, save_model
 from train.data.folders import load_split
 from train.data.pipeline import make_dataset
+from train.data.readable import left_out_note
 from train.distribute import Cluster, cluster_spec, float32_copy, make_cluster, use_mixed_precision
 from train.distributed_fit import fit_distributed
 from train.models.classifier import SMALL_CNN, build_model, check_model_choice
@@ -198,6 +199,8 @@ def _checked_inputs(cfg: TrainConfig, data_dir: Path, run_dir: Path):
     the flags, the data (its split), the resume state, the model's choices and the cluster."""
     cfg.check()
     split = load_split(data_dir, cfg.val_split, cfg.seed)
+    if split.unreadable:
+        print(left_out_note(split.unreadable), flush=True)
     if len(split.class_names) < 2:
         raise EdgeError(f"{data_dir} has one class: a classifier needs at least two class subfolders")
     resume_epoch = _resume_epoch(run_dir, split.class_names, cfg.size)

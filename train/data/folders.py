@@ -12,6 +12,7 @@ import numpy as np
 from edge.errors import EdgeError
 from edge.sources.images import IMAGE_EXTENSIONS, ImageFolder, is_image, read_image, scan_image_folder
 from edge.tasks.preprocess import resize
+from train.data.readable import undecodable
 
 MEAN = (127.5,)
 STD = (127.5,)
@@ -24,6 +25,7 @@ class Split:
     class_names: tuple[str, ...]
     train: ImageFolder
     val: ImageFolder
+    unreadable: tuple[Path, ...] = ()  # images of the folder left out of both: they do not decode
 
 
 def _subset(folder: ImageFolder, keep: np.ndarray) -> ImageFolder:
@@ -36,7 +38,31 @@ def _subset(folder: ImageFolder, keep: np.ndarray) -> ImageFolder:
 
 
 def load_split(data_dir: Path, val_split: float = 0.2, seed: int = 0) -> Split:
-    """``data_dir/train`` + ``data_dir/val`` when present, else a seeded per-class split of ``data_dir``."""
+    """``data_dir/train`` + ``data_dir/val`` when present, else a seeded per-class split of ``data_dir``;
+    then the images that do not decode left out of both (``Split.unreadable``). The split is made
+    first, so it is the same whichever files turn out unreadable."""
+    return _readable(_split(data_dir, val_split, seed))
+
+
+def _readable(split: Split) -> Split:
+    """``split`` without its images that cannot be read or decoded; an ``EdgeError`` when a class
+    is left with no training image, or the validation split with none."""
+    bad = set(undecodable(split.train.paths + split.val.paths))
+    if not bad:
+        return split
+    train, val = (
+        _subset(f, np.flatnonzero([p not in bad for p in f.paths])) for f in (split.train, split.val)
+    )
+    where = split.train.root
+    for cid, name in enumerate(split.class_names):
+        if cid not in train.labels:
+            raise EdgeError(f"{where}: class {name!r} has no training image that can be read or decoded")
+    if not val.paths:
+        raise EdgeError(f"{where}: no validation image can be read or decoded")
+    return Split(split.class_names, train, val, tuple(sorted(bad)))
+
+
+def _split(data_dir: Path, val_split: float, seed: int) -> Split:
     data_dir = Path(data_dir)
     val_dir = next((data_dir / n for n in ("val", "validation") if (data_dir / n).is_dir()), None)
     if (data_dir / "train").is_dir() and val_dir is not None:

@@ -220,9 +220,10 @@ def _from_detector_run(path: Path, info, data: Path, val: Path | None, calib: Pa
     """A detector's run: validation from the run's data (or ``--val``, a COCO/VOC/YOLO folder),
     calibration from its training images (or ``--calib``), letterboxed as the device feeds them."""
     from edge.datasets.detect import open_detection_data
+    from train.data.readable import readable_set
 
     try:
-        val_set = open_detection_data(val if val is not None else data, "val")
+        val_set = readable_set(open_detection_data(val if val is not None else data, "val"))  # as trained
         train_paths = (
             () if calib is not None else tuple(r.path for r in open_detection_data(data, "train").images)
         )
