@@ -42,7 +42,8 @@ def undecodable(paths: Sequence[Path]) -> list[Path]:
 def _quiet_stderr() -> Iterator[None]:
     """Standard error's file descriptor sent to the null device while open: libpng and libjpeg print
     a line of their own for each file they fail on ("libpng error: PNG input buffer is incomplete"),
-    where ``left_out_note`` names them all in one. Only before training starts: nothing else writes."""
+    where ``left_out_note`` names them all in one. Used only while a dataset is checked, before the
+    training or export work starts, when nothing else of ours writes there."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
