@@ -6,7 +6,6 @@ Everything else in ``edge`` works on numpy arrays through :class:`Runtime`.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import importlib.util
 import os
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from edge.errors import EdgeError
+from edge.util.stderr import quiet_native_stderr
 
 # (name shown to users, module to import, distribution that provides it)
 RUNTIMES: tuple[tuple[str, str, str], ...] = (
@@ -63,7 +63,7 @@ def import_runtime(name: str | None) -> tuple[str, Any, str]:
         if label == "tf" and not os.environ.get("EDGESIGHT_VERBOSE"):
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up lines on stderr
         try:
-            with warnings.catch_warnings(), _quiet_native_stderr():
+            with warnings.catch_warnings(), quiet_native_stderr():
                 warnings.simplefilter("ignore")
                 module = importlib.import_module(module_name)
         except ImportError:
@@ -93,28 +93,6 @@ def installed_runtimes() -> list[str]:
     """The interpreters installed here, in the order they are tried (found, not imported: TensorFlow
     takes seconds and hundreds of MB to import)."""
     return [label for label, module, _ in RUNTIMES if importlib.util.find_spec(module.split(".")[0])]
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr():
-    """Hide the interpreter's native INFO lines (e.g. "Created TensorFlow Lite XNNPACK delegate") at
-    load time; errors still reach the user through the Python exception. Set EDGESIGHT_VERBOSE=1 to see them.
-    """
-    if os.environ.get("EDGESIGHT_VERBOSE"):
-        yield
-        return
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _no_default_delegates(module: Any) -> Any:
@@ -155,7 +133,7 @@ class Runtime:
         self.xnnpack = xnnpack
         options = {} if xnnpack else {"experimental_op_resolver_type": _no_default_delegates(module)}
         try:
-            with warnings.catch_warnings(), _quiet_native_stderr():
+            with warnings.catch_warnings(), quiet_native_stderr():
                 warnings.simplefilter("ignore")
                 self.interpreter = module.Interpreter(model_content=content, num_threads=threads, **options)
                 self.interpreter.allocate_tensors()

@@ -1,1 +1,2 @@
-"""Small helpers every stage may use: file digests, text tables, OpenCV build facts."""
+"""Small helpers every stage may use: file digests, text tables, OpenCV build facts, native
+libraries kept quiet."""

@@ -5,10 +5,8 @@ left out and named."""
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import cv2
 import numpy as np
 
 from edge.datasets.boxes import DetectionSet
+from edge.util.stderr import quiet_native_stderr
 
 NAMED = 3  # files named in the note; the rest counted
 
@@ -34,25 +33,8 @@ def decodes(path: Path) -> bool:
 def undecodable(paths: Sequence[Path]) -> list[Path]:
     """The paths that do not decode, in their order; checked on a few threads (OpenCV lets go of the
     GIL while it decodes), with the image libraries' own messages kept off standard error."""
-    with _quiet_stderr(), ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+    with quiet_native_stderr(), ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         return [path for path, ok in zip(paths, pool.map(decodes, paths)) if not ok]
-
-
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Standard error's file descriptor sent to the null device while open: libpng and libjpeg print
-    a line of their own for each file they fail on ("libpng error: PNG input buffer is incomplete"),
-    where ``left_out_note`` names them all in one. Used only while a dataset is checked, before the
-    training or export work starts, when nothing else of ours writes there."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def left_out_note(paths: Sequence[Path]) -> str:
