@@ -1,5 +1,6 @@
 """Quantization by (scale, zero point) and frame preprocessing."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -46,6 +47,72 @@ def test_input_converter_matches_normalise_then_quantize(mean, std, dtype, scale
     got = InputConverter(mean, std, 3, dtype, scale, zp)(image)
     assert got.shape == (1, 7, 5, 3) and got.dtype == np.dtype(dtype)
     np.testing.assert_allclose(got[0].astype(np.float64), expected.astype(np.float64), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("mean", "std", "channels", "dtype", "scale", "zp"),
+    [
+        ((127.5,), (127.5,), 3, np.float32, 0.0, 0),
+        ((127.5,), (127.5,), 3, np.int8, 2 / 255, 0),
+        ((0.0,), (1.0,), 3, np.uint8, 0.0, 0),  # raw pixels: copied in
+        ((128.0,), (128.0,), 3, np.int8, 1 / 128, 0),  # raw pixels less 128
+        ((127.5,), (127.5,), 1, np.float32, 0.0, 0),  # one channel
+    ],
+)
+def test_a_converter_writes_into_a_given_buffer_what_it_returns_otherwise(
+    mean, std, channels, dtype, scale, zp
+):
+    """``load_input`` fills the interpreter's own input this way: the same values, in place."""
+    rng = np.random.default_rng(1)
+    shape = (9, 6, 3) if channels == 3 else (9, 6)
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    convert = InputConverter(mean, std, channels, dtype, scale, zp)
+    buffer = np.full((1, 9, 6, channels), 77, dtype=dtype)
+    assert convert(image, out=buffer) is buffer
+    np.testing.assert_array_equal(buffer, convert(image))
+
+
+def test_letterbox_is_the_frame_pasted_on_a_grey_canvas():
+    """One pass of ``copyMakeBorder`` (no resize at the same size), equal to filling a canvas with
+    114 and pasting the resized frame at the offsets the transform gives."""
+    rng = np.random.default_rng(2)
+    for fh, fw, h, w in [(480, 640, 640, 640), (100, 200, 64, 64), (37, 23, 50, 71), (64, 64, 64, 64)]:
+        for frame in (rng.integers(0, 256, (fh, fw, 3), np.uint8), rng.integers(0, 256, (fh, fw), np.uint8)):
+            image, tr = resize(frame, h, w, "letterbox")
+            nw, nh = round(fw * tr.scale_x), round(fh * tr.scale_y)
+            canvas = np.full((h, w, *frame.shape[2:]), 114, np.uint8)
+            x, y = int(tr.pad_x), int(tr.pad_y)
+            canvas[y : y + nh, x : x + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+            np.testing.assert_array_equal(image, canvas)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "models/segmentation/deeplabv3.tflite",  # float input
+        "models/classification/mobilenet_v2_1.0_224_quant.tflite",  # uint8, raw pixels
+        "models/classification/mobilenet_v1_0.25_224_1_metadata_1.tflite",  # float, from metadata
+        "models/pose/movenet_single_pose_lightning_ptq.tflite",  # uint8, following a crop
+    ],
+)
+def test_load_input_fills_the_interpreter_as_prepare_and_set_tensor_do(assets, model):
+    """On a real interpreter: what ``load_input`` writes in place is ``prepare``'s tensor, and a
+    task's call (which goes through it) gives what prepare, invoke and decode give."""
+    from edge.tasks.loader import load
+
+    frames = [cv2.imread(str(assets / "images" / name)) for name in ("squat.bmp", "dog.jpg", "squat.bmp")]
+    with load(assets / model, threads=1) as task, load(assets / model, threads=1) as twin:
+        index = task.runtime.inputs[0].index
+        for frame in frames:  # MoveNet: the second and third follow the crop the first left
+            tensor, _ = task.prepare(frame)
+            task.reset()
+            task.load_input(frame)
+            np.testing.assert_array_equal(task.runtime.interpreter.get_tensor(index), tensor)
+        task.reset()
+        for frame in frames:
+            tensor, transform = twin.prepare(frame)
+            expected = twin.decode(twin.invoke(tensor), transform).to_dict()
+            assert task(frame).to_dict() == expected
 
 
 def test_raw_pixel_models_get_the_pixels_without_a_copy():

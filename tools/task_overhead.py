@@ -2,13 +2,14 @@
 640x480 frame, against a bare interpreter loop on the same model in the same run.
 
 For each model, the two loops alternate on the same interpreter: the bare one sets a ready-made
-input tensor, invokes and reads the outputs; edge's takes the frame through ``prepare``, ``invoke``
-and ``decode``. Prints per model the bare invoke p50, edge's extra time per frame (p50 of
-edge's call minus p50 of the bare loop, and the prepare / decode p50s), and the ratio to invoke.
-Targets (issue 4): SSD MobileNet under 15% of invoke, every model under 2 ms. For pose and
-segmentation models it also times drawing the result onto the frame (``edge.sinks.render.draw``);
-their target (issue 18) is decode plus drawing under 15% of invoke; a YOLO-seg head's is assembling
-the masks (timed within decode) under 3 ms for 10 objects (``make overhead`` builds one with 10).
+input tensor, invokes and reads the outputs; edge's takes the frame through ``load_input`` (into the
+interpreter's own input, as the pipeline does), ``invoke`` and ``decode``. Prints per model the bare
+invoke p50, edge's extra time per frame (p50 of edge's call minus p50 of the bare loop, and the
+prepare / decode p50s), and the ratio to invoke. Targets (issue 4): SSD MobileNet under 15% of
+invoke, every model under 2 ms. For pose and segmentation models it also times drawing the result
+onto the frame (``edge.sinks.render.draw``); their target (issue 18) is decode plus drawing under
+15% of invoke; a YOLO-seg head's is assembling the masks (timed within decode) under 3 ms for 10
+objects (``make overhead`` builds one with 10).
 
     python tools/task_overhead.py [MODEL ...] [--frame IMAGE] [--runs 200] [--threads 2]
 
@@ -153,9 +154,9 @@ def measure(path: Path, frame: np.ndarray, labels: Path | None, runs: int, threa
             interpreter.invoke()
             [interpreter.get_tensor(o) for o in outs]
             t1 = time.perf_counter()
-            prepared, transform = task.prepare(frame)
+            transform = task.load_input(frame)  # as the pipeline does: into the interpreter's input
             t2 = time.perf_counter()
-            raw = task.invoke(prepared)  # the interpreter's buffers where the task reads them in place
+            raw = task.invoke()  # the interpreter's buffers where the task reads them in place
             t3 = time.perf_counter()
             result = task.decode(raw, transform)
             t4 = time.perf_counter()

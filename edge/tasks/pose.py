@@ -100,18 +100,18 @@ class PoseEstimator(Task):
     def reset(self) -> None:
         self._crop = None
 
-    def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, Transform]:
+    def input_image(self, frame: np.ndarray) -> tuple[np.ndarray, Transform]:
         bgr = as_bgr8(frame)
         size = (bgr.shape[1], bgr.shape[0])
         if size != self._frame_size:  # another camera or image: nothing to follow
             self._crop, self._frame_size = None, size
         if self._crop is None:
-            return super().prepare(bgr)
+            return super().input_image(bgr)
         inp = self.spec.input
         image, transform = crop_input(bgr, self._crop, inp.height, inp.width)
         if self._color is not None:
             image = cv2.cvtColor(image, self._color)
-        return self._convert(image), transform
+        return image, transform
 
     def _raw(self, outputs: list[np.ndarray]) -> np.ndarray:
         return dequantize(outputs[self.spec.outputs[self._role]], self._out.scale, self._out.zero_point)

@@ -83,12 +83,14 @@ def resize(
         sx, sy = width / fw, height / fh
         out = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
         return out, Transform(sx, sy, 0.0, 0.0, fw, fh)
-    if mode == "letterbox":
+    if mode == "letterbox":  # one pass: the border made with the copy, no resize at the same size
         s = min(width / fw, height / fh)
         nw, nh = max(1, round(fw * s)), max(1, round(fh * s))
         px, py = (width - nw) // 2, (height - nh) // 2
-        out = np.full((height, width, *frame.shape[2:]), pad_value, dtype=frame.dtype)
-        out[py : py + nh, px : px + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        same = (nw, nh) == (fw, fh)
+        scaled = frame if same else cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        border = (py, height - nh - py, px, width - nw - px)
+        out = cv2.copyMakeBorder(scaled, *border, cv2.BORDER_CONSTANT, value=(pad_value,) * 4)
         return out, Transform(nw / fw, nh / fh, float(px), float(py), fw, fh)
     if mode == "crop":
         s = max(width / fw, height / fh)
@@ -139,8 +141,12 @@ class InputConverter:
         self.offset = offset
         self.lut = np.ascontiguousarray(table.reshape(256, 1, channels))
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """HxWxC uint8 image -> 1xHxWxC tensor of the model's dtype."""
+    def __call__(self, image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """HxWxC uint8 image -> 1xHxWxC tensor of the model's dtype; with ``out`` (1xHxWxC, e.g. the
+        interpreter's own input buffer) written into it, and ``out`` returned."""
+        if out is not None:
+            self._into(image, out[0] if image.ndim == 3 else out[0, :, :, 0])
+            return out
         if self.passthrough:
             if self.offset == 0:
                 return image[None]
@@ -148,3 +154,14 @@ class InputConverter:
         if image.ndim == 2:  # one-channel model
             return cv2.LUT(image, self.lut.reshape(256))[None, :, :, None]
         return cv2.LUT(image, self.lut)[None]
+
+    def _into(self, image: np.ndarray, target: np.ndarray) -> None:
+        """``__call__``'s values written into ``target`` (HxWxC or HxW, the model's dtype)."""
+        if self.passthrough and self.offset == 0:
+            np.copyto(target, image)
+        elif self.passthrough:
+            np.bitwise_xor(image.view(np.int8), np.int8(-128), out=target)
+        else:
+            written = cv2.LUT(image, self.lut if image.ndim == 3 else self.lut.reshape(256), dst=target)
+            if not np.shares_memory(written, target):  # an OpenCV that made its own array instead
+                np.copyto(target, written)
