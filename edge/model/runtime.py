@@ -180,10 +180,10 @@ class Runtime:
 
     def invoke(self, *inputs: np.ndarray, views: bool = False) -> list[np.ndarray]:
         """Run the model once on ready-made input tensors (none: on what ``write_input`` wrote);
-        returns the raw outputs: copies, or with
-        ``views`` the interpreter's own buffers, good until the next invoke. Whoever takes views must
-        let go of them by then (the interpreter refuses to run while one is held); they save copying
-        large outputs (DeepLab's 5.5 MB a frame when run as the file has it)."""
+        returns the raw outputs: copies, or with ``views`` the interpreter's own buffers, good until
+        the next invoke. Whoever takes views must let go of them by then (the interpreter refuses to
+        run while one is held); they save copying large outputs (DeepLab's 5.5 MB a frame when run as
+        the file has it)."""
         try:
             for info, array in zip(self.inputs, inputs):
                 self._set(info.index, array)
