@@ -17,7 +17,7 @@ from edge.sinks.render import draw
 from edge.sources import SyntheticSource
 from edge.tasks.loader import load
 from edge.util.tables import text_table
-from train.data.folders import load_split
+from train.data.folders import split_folder
 from train.data.shapes import generate_shapes
 from train.export.job import export
 from train.export.modes import MODES_BY_NAME
@@ -62,7 +62,7 @@ def run_demo(
     make_folder(out)
     _step(1, "built-in dataset: coloured shapes over textured, noisy backgrounds")
     data = generate_shapes(out / "data", per_class=images_per_class, seed=seed)
-    split = load_split(data)
+    split = split_folder(data)  # its counts: train checks the images it reads
     print(
         f"{data}: {len(split.train)} training and {len(split.val)} validation images, "
         f"classes {', '.join(split.class_names)}"

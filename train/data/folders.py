@@ -41,7 +41,7 @@ def load_split(data_dir: Path, val_split: float = 0.2, seed: int = 0) -> Split:
     """``data_dir/train`` + ``data_dir/val`` when present, else a seeded per-class split of ``data_dir``;
     then the images that do not decode left out of both (``Split.unreadable``). The split is made
     first, so it is the same whichever files turn out unreadable."""
-    return _readable(_split(data_dir, val_split, seed))
+    return _readable(split_folder(data_dir, val_split, seed))
 
 
 def _readable(split: Split) -> Split:
@@ -62,7 +62,8 @@ def _readable(split: Split) -> Split:
     return Split(split.class_names, train, val, tuple(sorted(bad)))
 
 
-def _split(data_dir: Path, val_split: float, seed: int) -> Split:
+def split_folder(data_dir: Path, val_split: float = 0.2, seed: int = 0) -> Split:
+    """``load_split``'s split, its images not decoded: for data just written whole (the built-in set)."""
     data_dir = Path(data_dir)
     val_dir = next((data_dir / n for n in ("val", "validation") if (data_dir / n).is_dir()), None)
     if (data_dir / "train").is_dir() and val_dir is not None:

@@ -223,9 +223,8 @@ def _from_detector_run(path: Path, info, data: Path, val: Path | None, calib: Pa
     from train.data.readable import readable_set
 
     try:
-        val_set = readable_set(
-            open_detection_data(val if val is not None else data, "val")
-        )  # as training does
+        # the images that do not decode left out, as training does
+        val_set = readable_set(open_detection_data(val if val is not None else data, "val"))
         train_paths = (
             () if calib is not None else tuple(r.path for r in open_detection_data(data, "train").images)
         )
