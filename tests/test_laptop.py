@@ -83,7 +83,7 @@ def test_the_readme_laptop_quickstart_runs_as_written(checkout):
     screen = start_xvfb()
     try:
         proc = _edgesight(checkout, _camera(show, paced=True), env={**os.environ, "DISPLAY": screen.name})
-        window = screen.wait_window(model.name)
+        window = screen.wait_window(model.name, proc)
         time.sleep(1.0)
         screen.key(window, "q")
         out, err = proc.communicate(timeout=30)

@@ -75,7 +75,7 @@ def watch(display, assets, path, annotated: np.ndarray) -> tuple[np.ndarray, int
     then press q. The last screenshot, and the run's exit code, stdout and stderr."""
     proc = show(display, assets, path)
     try:
-        window = display.wait_window(TITLE)
+        window = display.wait_window(TITLE, proc)
         deadline = time.monotonic() + 15.0
         while True:
             time.sleep(0.5)
@@ -121,7 +121,7 @@ def test_show_opens_a_window_with_the_annotated_frame_and_q_closes_it(display, a
 def test_escape_or_closing_the_window_ends_the_run(display, assets, still, action):
     proc = show(display, assets, still[0])
     try:
-        window = display.wait_window(TITLE)
+        window = display.wait_window(TITLE, proc)
         time.sleep(1.0)  # the window opens before its first frame: let it show some (the run counts them)
         if action == "close":
             display.close(window)

@@ -34,14 +34,22 @@ class Display:
         """Visible windows whose title contains ``name``."""
         return [int(w) for w in self.xdotool("search", "--onlyvisible", "--name", name).split()]
 
-    def wait_window(self, name: str, timeout: float = 30.0) -> int:
+    def wait_window(self, name: str, process: subprocess.Popen, timeout: float = 30.0) -> int:
+        """The newest visible window named ``name``, waited for while ``process`` (the run that
+        opens it) is running. When it ends first, or the wait times out, the assertion says so with
+        the run's standard error (it is killed on the timeout)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             found = self.windows(name)
             if found:
                 return found[-1]
+            if process.poll() is not None:
+                _, err = process.communicate(timeout=10)
+                raise AssertionError(f"the run ended ({process.returncode}) with no window {name!r}: {err}")
             time.sleep(0.2)
-        raise AssertionError(f"no window named {name!r} appeared in {timeout:.0f} s")
+        process.kill()
+        _, err = process.communicate(timeout=10)
+        raise AssertionError(f"no window named {name!r} appeared in {timeout:.0f} s; the run said: {err}")
 
     def key(self, window: int, key: str) -> None:
         self.xdotool("key", "--window", str(window), key)
