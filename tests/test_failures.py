@@ -179,6 +179,59 @@ def test_a_full_disk_while_making_the_built_in_data_is_one_line_and_leaves_it_un
     assert list(data.rglob("*.png")) and not list(data.glob(".*"))  # some images, no marker
 
 
+@pytest.fixture()
+def photos(tmp_path) -> Path:
+    """A small folder of class folders: enough for ``train`` to check it and go on to TensorFlow."""
+    from train.data.shapes import generate_shapes
+
+    return generate_shapes(tmp_path / "shapes", per_class=6, val_per_class=2, seed=3) / "train"
+
+
+def test_ctrl_c_while_tensorflow_loads_leaves_no_log_behind(photos, tmp_path):
+    """TensorFlow's start-up chatter goes to a temporary log while it loads (seconds). Ctrl-C then is
+    "interrupted" and exit 130, and the log goes: it used to be kept, empty and named nowhere."""
+    import glob
+    import signal
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    command = [sys.executable, "-m", "edge.cli", "train", photos, "--out", tmp_path / "run", "--epochs", "1"]
+    proc = subprocess.Popen(
+        command, cwd=ROOT, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 60
+    while (
+        not glob.glob(str(temp / "edgesight-tf-*.log"))
+        and proc.poll() is None
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.005)
+    assert glob.glob(str(temp / "edgesight-tf-*.log")), "TensorFlow never started loading"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err == "edgesight: interrupted\n", err
+    assert not list(temp.iterdir())
+
+
+def test_a_tensorflow_that_fails_to_load_is_one_line_naming_its_kept_log(photos, tmp_path):
+    """A broken install (here a ``keras`` on PYTHONPATH that prints a native-looking line and raises,
+    as a library with a missing symbol does) is one line that names the log, which holds that line."""
+    broken = tmp_path / "broken" / "keras"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text(
+        "import os\nos.write(2, b'E0000 native loader: libfoo.so: undefined symbol bar\\n')\n"
+        "raise RuntimeError('libfoo.so: undefined symbol bar')\n"
+    )
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {"TMPDIR": str(temp), "PYTHONPATH": f"{broken.parent}{os.pathsep}{ROOT}"}
+    done = run_cli("train", photos, "--out", tmp_path / "run", "--epochs", "1", env=env, timeout=120)
+    line = one_line_error(done, "TensorFlow is installed but failed to load", "RuntimeError: libfoo.so")
+    (log,) = temp.glob("edgesight-tf-*.log")
+    assert line.endswith(str(log)) and "undefined symbol bar" in log.read_text()
+
+
 def test_a_disk_that_fills_while_training_keeps_the_last_whole_checkpoint(trained, tmp_path):
     """Another writer fills the disk once the first epoch's checkpoint is written, leaving half a
     model's room (600 KiB of 1.2 MB): a checkpoint is written whole beside the last one before it

@@ -75,7 +75,9 @@ def _epoch(step, dataset) -> tuple[float, float]:
 def fit_distributed(
     model, phase, start: int, data: tuple, cluster, folder: Path, state: dict, steps: int
 ) -> None:
-    """Epochs ``max(start, phase.start)`` to ``phase.end`` of one phase (its trainable layers set)."""
+    """Epochs ``max(start, phase.start)`` to ``phase.end`` of one phase (its trainable layers set).
+    The chief writes the checkpoints and history to ``folder`` (the run folder); the others write
+    nothing."""
     import keras
 
     strategy, (train_ds, val_ds) = cluster.strategy, data
@@ -90,7 +92,7 @@ def fit_distributed(
     train_step, eval_step = _steps(model, optimizer, strategy)
     dist_train = strategy.experimental_distribute_dataset(train_ds)
     dist_val = strategy.experimental_distribute_dataset(val_ds)
-    best = _best_so_far(folder)
+    best = _best_so_far(folder) if cluster.chief else -1.0  # only the chief keeps the best (and writes it)
     for epoch in range(max(start, phase.start), phase.end):
         began = time.perf_counter()
         loss, accuracy = _epoch(train_step, dist_train)

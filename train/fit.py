@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,8 +221,8 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
 
     cluster = make_cluster(cfg.distribute)
     mixed = use_mixed_precision()
-    folder = run_dir if cluster.chief else Path(tempfile.mkdtemp(prefix="edgesight-worker-"))
-    make_folder(folder / "checkpoints")
+    if cluster.chief:  # another worker writes nothing: it keeps no folder of its own
+        make_folder(run_dir / "checkpoints")
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()  # the same data and seed give the same model
     train_ds = make_dataset(split.train, cfg.size, cfg.batch_size, training=True, seed=cfg.seed)
@@ -243,7 +242,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
     steps = max(1, -(-len(split.train) // cfg.batch_size))
     began = time.perf_counter()
     if cluster.name == "none":
-        callbacks = _callbacks(folder, split.class_names, cfg.size, resumed=start > 0)
+        callbacks = _callbacks(run_dir, split.class_names, cfg.size, resumed=start > 0)
         _fit_phases(model, phases, start, (train_ds, val_ds), callbacks, steps)
     else:  # Keras 3's fit does not run under MultiWorkerMirroredStrategy: a loop of our own
         state = {"resume": {"classes": list(split.class_names), "size": cfg.size}}
@@ -252,7 +251,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig | None = None, **op
             print(
                 f"epochs {max(start, phase.start) + 1}-{phase.end}: {phase.name}, lr {phase.lr:g}", flush=True
             )
-            fit_distributed(model, phase, start, (train_ds, val_ds), cluster, folder, state, steps)
+            fit_distributed(model, phase, start, (train_ds, val_ds), cluster, run_dir, state, steps)
     if not cluster.chief:
         print(f"{cluster.worker} done; the chief writes {run_dir}")
         return None

@@ -1,7 +1,7 @@
 """Keep TensorFlow's native chatter (absl start-up lines, converter dumps) off the user's terminal.
 
-Python and native output is sent to a temporary log for the duration; the log is kept and named when
-something fails, so nothing is lost.
+Python and native output is sent to a temporary log for the duration; the log is kept when something
+fails and the error names it, so nothing is lost. Otherwise (success, Ctrl-C) it is deleted.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from edge.errors import EdgeError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads; a user's setting wins
 
@@ -52,7 +54,9 @@ def captured_output() -> Iterator[_Log]:
 
 
 def import_tensorflow() -> None:
-    """Import TensorFlow and Keras with their start-up lines captured (kept in a log on failure)."""
+    """Import TensorFlow and Keras with their start-up lines captured. A package that is not there
+    is an ``ImportError`` for the caller to explain; any other failure (a broken install) is an
+    ``EdgeError`` that names the log, which is then kept. Ctrl-C keeps nothing."""
     if "keras" in sys.modules and "tensorflow" in sys.modules:
         return
     with captured_output() as log:
@@ -61,6 +65,13 @@ def import_tensorflow() -> None:
             import tensorflow  # noqa: F401
 
             return
-        except BaseException:
-            log.keep()
+        except ModuleNotFoundError:
             raise
+        except Exception as exc:
+            log.keep()
+            error = exc
+    first = (str(error).strip().splitlines() or [""])[0]
+    raise EdgeError(
+        f"TensorFlow is installed but failed to load ({type(error).__name__}: {first}); its output is in "
+        f"{log.path}"
+    ) from error

@@ -117,8 +117,9 @@ def convert(model, mode: QuantMode, calibration: np.ndarray | None) -> bytes:
             mode.configure(converter, representative if mode.needs_calibration else None)
             return converter.convert()
         except Exception as exc:  # the converter raises many types; keep its first line and the log
-            log.keep()
             error = exc
+            if not unsupported_ops(str(exc)):  # else the message says all: the log is not kept
+                log.keep()
     raise _conversion_error(mode, error, log.path) from error
 
 
