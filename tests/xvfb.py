@@ -47,9 +47,13 @@ class Display:
                 _, err = process.communicate(timeout=10)
                 raise AssertionError(f"the run ended ({process.returncode}) with no window {name!r}: {err}")
             time.sleep(0.2)
+        unmapped = self.xdotool("search", "--name", name).split()  # made but never shown?
         process.kill()
         _, err = process.communicate(timeout=10)
-        raise AssertionError(f"no window named {name!r} appeared in {timeout:.0f} s; the run said: {err}")
+        raise AssertionError(
+            f"no window named {name!r} appeared in {timeout:.0f} s ({len(unmapped)} made but not visible); "
+            f"the run said: {err}"
+        )
 
     def key(self, window: int, key: str) -> None:
         self.xdotool("key", "--window", str(window), key)
