@@ -198,7 +198,7 @@ def test_two_worker_processes_train_the_same_run_as_one_process(two_classes, fre
     whole batch) and drift apart by several points. The validation accuracy is held to a point, as
     issue 17 asks: on 200 images at 32 px both came out at 60.0% (without the stop and resume, 65.0%
     against 64.5%; at 48 px, 1.5 points apart). Only the chief writes the run folder; both workers
-    resume from it, and the other worker's own checkpoints go when it is done."""
+    resume from it, and the other worker writes nothing of its own."""
     flags = ["--size", "32", "--batch-size", "32", "--seed", "3", "--dropout", "0"]
     alone, run = tmp_path / "alone", tmp_path / "run"
     out = _in_this_process(["train", two_classes, "--out", alone, *flags, "--distribute", "mirrored"], capsys)
@@ -209,7 +209,7 @@ def test_two_worker_processes_train_the_same_run_as_one_process(two_classes, fre
     temp.mkdir()
     chief, other = _two_legs(command, cluster=cluster, workers=2, temp=temp)
     assert "worker 1 of 2 done" in other and "2 replicas" in chief
-    assert not list(temp.iterdir())  # the other worker's checkpoints were temporary: none are left
+    assert not list(temp.glob("edgesight-*"))  # no folder of ours left (autograph leaves a __pycache__)
     assert all(o.count("after epoch 2") == 1 for o in (chief, other)), (chief, other)  # both resumed
     info = json.loads((run / "run.json").read_text())
     assert info["distribute"] == "multiworker" and info["replicas"] == 2

@@ -211,7 +211,7 @@ def test_ctrl_c_while_tensorflow_loads_leaves_no_log_behind(photos, tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err == "edgesight: interrupted\n", err
-    assert not list(temp.iterdir())
+    assert not list(temp.glob("edgesight-*"))
 
 
 def test_a_tensorflow_that_fails_to_load_is_one_line_naming_its_kept_log(photos, tmp_path):
