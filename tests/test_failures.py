@@ -214,20 +214,28 @@ def test_ctrl_c_while_tensorflow_loads_leaves_no_log_behind(photos, tmp_path):
     assert not list(temp.glob("edgesight-*"))
 
 
-def test_a_tensorflow_that_fails_to_load_is_one_line_naming_its_kept_log(photos, tmp_path):
-    """A broken install (here a ``keras`` on PYTHONPATH that prints a native-looking line and raises,
-    as a library with a missing symbol does) is one line that names the log, which holds that line."""
+@pytest.mark.parametrize(
+    "failure, message",
+    [
+        ("raise RuntimeError('libfoo.so: undefined symbol bar')", "RuntimeError: libfoo.so"),
+        ("import edgesight_absent_dependency", "ModuleNotFoundError: No module named"),
+    ],
+    ids=["missing-symbol", "missing-dependency"],
+)
+def test_a_tensorflow_that_fails_to_load_is_one_line_naming_its_kept_log(photos, tmp_path, failure, message):
+    """A broken install (here a ``keras`` on PYTHONPATH that prints a native-looking line and then
+    raises as a library with a missing symbol does, or imports a module that is not there) is one
+    line that names the log, which holds that line."""
     broken = tmp_path / "broken" / "keras"
     broken.mkdir(parents=True)
     (broken / "__init__.py").write_text(
-        "import os\nos.write(2, b'E0000 native loader: libfoo.so: undefined symbol bar\\n')\n"
-        "raise RuntimeError('libfoo.so: undefined symbol bar')\n"
+        f"import os\nos.write(2, b'E0000 native loader: undefined symbol bar\\n')\n{failure}\n"
     )
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {"TMPDIR": str(temp), "PYTHONPATH": f"{broken.parent}{os.pathsep}{ROOT}"}
     done = run_cli("train", photos, "--out", tmp_path / "run", "--epochs", "1", env=env, timeout=120)
-    line = one_line_error(done, "TensorFlow is installed but failed to load", "RuntimeError: libfoo.so")
+    line = one_line_error(done, "TensorFlow is installed but failed to load", message)
     (log,) = temp.glob("edgesight-tf-*.log")
     assert line.endswith(str(log)) and "undefined symbol bar" in log.read_text()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 
+PACKAGES = ("tensorflow", "keras")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow loads; a user's setting wins
 
 
@@ -54,9 +55,10 @@ def captured_output() -> Iterator[_Log]:
 
 
 def import_tensorflow() -> None:
-    """Import TensorFlow and Keras with their start-up lines captured. A package that is not there
-    is an ``ImportError`` for the caller to explain; any other failure (a broken install) is an
-    ``EdgeError`` that names the log, which is then kept. Ctrl-C keeps nothing."""
+    """Import TensorFlow and Keras with their start-up lines captured. Either one not installed is
+    the ``ModuleNotFoundError``, for the caller to explain; any other failure (a broken install, a
+    module of theirs missing) is an ``EdgeError`` that names the log, which is then kept. Ctrl-C
+    keeps nothing."""
     if "keras" in sys.modules and "tensorflow" in sys.modules:
         return
     with captured_output() as log:
@@ -65,10 +67,10 @@ def import_tensorflow() -> None:
             import tensorflow  # noqa: F401
 
             return
-        except ModuleNotFoundError:
-            raise
         except Exception as exc:
-            log.keep()
+            if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in PACKAGES:
+                raise  # not installed: the caller says how to install it
+            log.keep()  # installed but broken, a dependency of theirs missing included
             error = exc
     first = (str(error).strip().splitlines() or [""])[0]
     raise EdgeError(
