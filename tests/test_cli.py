@@ -82,6 +82,8 @@ def test_predict_goes_on_past_an_image_it_cannot_decode(assets, tmp_path):
     for name in ("burger.jpg", "dog.jpg"):
         shutil.copy(assets / "images" / name, photos / name)
     (photos / "cut.jpg").write_bytes((assets / "images/dog.jpg").read_bytes()[:4000])  # cut short
+    png = cv2.imencode(".png", cv2.imread(str(assets / "images/dog.jpg")))[1].tobytes()
+    (photos / "cut.png").write_bytes(png[: len(png) // 2])  # libpng would add a line of its own
     proc = run_cli("predict", model, photos, "--json", "--top-k", "1", "--save", tmp_path / "out")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     seen = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -89,7 +91,8 @@ def test_predict_goes_on_past_an_image_it_cannot_decode(assets, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["burger.jpg", "dog.jpg"]
     assert proc.stderr.splitlines() == [
         f"edgesight: error: cannot decode image {photos / 'cut.jpg'}: not a readable image file",
-        "edgesight: error: 1 of 3 images could not be read, 2 done",
+        f"edgesight: error: cannot decode image {photos / 'cut.png'}: not a readable image file",
+        "edgesight: error: 2 of 4 images could not be read, 2 done",
     ]
 
 

@@ -29,14 +29,29 @@ def test_video_file_yields_every_frame(assets):
     assert len(frames) == 20 and frames[0].image.shape == (540, 960, 3)
 
 
-def test_folder_source_skips_and_counts_unreadable_images(tmp_path):
+def test_folder_source_skips_and_counts_unreadable_images(tmp_path, capfd):
+    """Skipped and counted, with nothing on standard error from the decoders: a PNG cut short is
+    found before libpng would print its own line."""
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
     (tmp_path / "b.jpg").write_bytes(b"broken")
     cv2.imwrite(str(tmp_path / "c.png"), np.ones((8, 8, 3), np.uint8))
+    png = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8))[1]
+    (tmp_path / "d.png").write_bytes(png.tobytes()[:-20])
     source = open_source(str(tmp_path))
     assert isinstance(source, FolderSource)
     frames = list(source)
-    assert [f.name.split("/")[-1] for f in frames] == ["a.png", "c.png"] and source.skipped == 1
+    assert [f.name.split("/")[-1] for f in frames] == ["a.png", "c.png"] and source.skipped == 2
+    assert capfd.readouterr().err == ""
+
+
+def test_a_png_cut_anywhere_is_found_by_its_chunks_and_a_whole_one_is_not(assets):
+    from edge.sources.images import png_cut_short
+
+    png = cv2.imencode(".png", cv2.imread(str(assets / "images/dog.jpg")))[1]
+    assert not png_cut_short(png)
+    assert all(png_cut_short(png[:k]) for k in range(8, len(png), 97))  # in headers, contents, CRCs
+    jpeg = np.fromfile(str(assets / "images/dog.jpg"), np.uint8)
+    assert not png_cut_short(jpeg) and not png_cut_short(jpeg[:100])  # not a PNG: left to OpenCV
 
 
 def test_bad_sources_are_clear_errors(tmp_path):

@@ -71,7 +71,26 @@ def read_image(path: str | Path) -> np.ndarray:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:  # permission denied, a folder, an I/O error
         raise EdgeError(f"cannot read image {path}: {exc.strerror or exc}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size and not png_cut_short(data) else None
     if image is None:
         raise UnreadableImage(f"cannot decode image {path}: not a readable image file")
     return image
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_cut_short(data: np.ndarray) -> bool:
+    """Is ``data`` (a file's bytes) a PNG whose chunks stop before their end chunk (a copy or a
+    download cut short)? libpng would print a line of its own on standard error for it, before
+    OpenCV returns nothing; found here first, the user sees only ours. Walking the chunk headers
+    costs microseconds; a chunk whose content is damaged is still libpng's to find."""
+    if data.size < 8 or data[:8].tobytes() != PNG_SIGNATURE:
+        return False
+    view, at = memoryview(data), 8
+    while at + 8 <= len(view):
+        length, kind = int.from_bytes(view[at : at + 4], "big"), view[at + 4 : at + 8].tobytes()
+        at += 12 + length  # length, type, content, CRC
+        if kind == b"IEND":
+            return at > len(view)
+    return True
