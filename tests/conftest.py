@@ -38,7 +38,7 @@ def needs_peer(missing: bool, reason: str):
 # Tests that measure a rate or a time: make test runs them alone, after the two-worker pass.
 SERIAL_FILES = frozenset({"test_web_view.py", "test_window.py"})
 SERIAL_TESTS = frozenset({
-    "test_a_signal_stops_a_live_run_fast_with_every_output_closed",
+    "test_stop_time_script_times_both_signals_against_its_baseline",
     "test_latest_frame_mode_drops_old_frames_and_keeps_results_current",
     "test_pipeline_bench_script_measures_all_three_targets",
     "test_ctrl_c_keeps_the_settings_that_finished",
