@@ -85,6 +85,7 @@ def png_cut_short(data: np.ndarray) -> bool:
     download cut short)? libpng would print a line of its own on standard error for it, before
     OpenCV returns nothing; found here first, the user sees only ours. Walking the chunk headers
     costs microseconds; a chunk whose content is damaged is still libpng's to find."""
+    data = data.reshape(-1)  # flat: OpenCV's encoders give (n, 1)
     if data.size < 8 or data[:8].tobytes() != PNG_SIGNATURE:
         return False
     view, at = memoryview(data), 8
