@@ -599,3 +599,17 @@ def test_info_shows_deeplabs_own_output_and_how_edge_runs_it(assets):
     assert info["graph"].startswith("run without its final RESIZE_BILINEAR (33x33 -> 257x257)")
     assert info["graph"] in run_cli("info", assets / DEEPLAB).stdout
     assert json.loads(run_cli("info", assets / POSE, "--json").stdout)["graph"] is None
+
+
+def test_a_mask_cut_short_is_one_error_of_ours(tmp_path, capfd):
+    """A mask PNG cut short is refused by edge's image reader before libpng prints a line of its own."""
+    from edge.errors import EdgeError
+    from edge.evaluate.segment import read_mask
+
+    png = cv2.imencode(".png", np.random.default_rng(1).integers(0, 21, (480, 640), np.uint8))[1].tobytes()
+    (tmp_path / "whole.png").write_bytes(png)
+    (tmp_path / "cut.png").write_bytes(png[: len(png) // 2])
+    assert read_mask(tmp_path / "whole.png").shape == (480, 640)
+    with pytest.raises(EdgeError, match="cannot read mask"):
+        read_mask(tmp_path / "cut.png")
+    assert capfd.readouterr().err == ""

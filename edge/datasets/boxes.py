@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.errors import EdgeError
+
 EDGE_TOLERANCE = 0.02  # a box may pass the image's edge by this share of its size before it is broken
 
 
@@ -129,5 +131,10 @@ def _jpeg_size(f) -> tuple[int, int] | None:
 def _decoded_size(path: Path) -> tuple[int, int] | None:
     import cv2
 
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    return None if image is None else (image.shape[1], image.shape[0])
+    from edge.sources.images import read_image
+
+    try:
+        image = read_image(path, cv2.IMREAD_UNCHANGED)
+    except EdgeError:
+        return None
+    return image.shape[1], image.shape[0]

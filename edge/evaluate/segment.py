@@ -39,9 +39,10 @@ def voc_palette() -> np.ndarray:
 def read_mask(path: Path) -> np.ndarray:
     """A mask PNG -> class ids (H, W): single-channel as it is; a colour (palette) PNG through VOC's
     palette, where a colour outside it is an ``EdgeError``."""
-    mask = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if mask is None:
-        raise EdgeError(f"cannot read mask {path}")
+    try:
+        mask = read_image(path, cv2.IMREAD_UNCHANGED)  # a PNG cut short: our line, not libpng's too
+    except EdgeError:
+        raise EdgeError(f"cannot read mask {path}") from None
     if mask.ndim == 2:
         return mask
     bgr = mask[..., :3].astype(np.int32)

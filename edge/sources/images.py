@@ -61,9 +61,10 @@ class UnreadableImage(EdgeError):
     """A file that is there but is not an image (corrupt, truncated, another format), or vanished."""
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """An image file as BGR uint8 (HxWx3). A missing or undecodable file is ``UnreadableImage``; one
-    this process may not read (permissions, I/O) is an ``EdgeError``."""
+def read_image(path: str | Path, flags: int = cv2.IMREAD_COLOR) -> np.ndarray:
+    """An image file as BGR uint8 (HxWx3), or as OpenCV's ``flags`` read it (a mask: unchanged). A
+    missing or undecodable file is ``UnreadableImage``; one this process may not read (permissions,
+    I/O) is an ``EdgeError``."""
     path = Path(path)
     if not path.is_file():
         raise UnreadableImage(f"image not found: {path}")
@@ -71,7 +72,7 @@ def read_image(path: str | Path) -> np.ndarray:
         data = np.fromfile(str(path), dtype=np.uint8)
     except OSError as exc:  # permission denied, a folder, an I/O error
         raise EdgeError(f"cannot read image {path}: {exc.strerror or exc}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size and not png_cut_short(data) else None
+    image = cv2.imdecode(data, flags) if data.size and not png_cut_short(data) else None
     if image is None:
         raise UnreadableImage(f"cannot decode image {path}: not a readable image file")
     return image
